@@ -1,0 +1,73 @@
+# agentd: one GNU Makefile. `make`, `make run`, `make test`, `make fuzz`, `make SANITIZE=address,undefined test`.
+
+CC       ?= cc
+PKGS     := libmicrohttpd jansson libcurl sqlite3 libcrypto
+SANITIZE ?=
+BUILD    ?= build$(if $(SANITIZE),-san)
+PYTHON   ?= /usr/bin/python3
+DATA_DIR ?= ./data
+LISTEN   ?= 127.0.0.1:8080
+
+WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Isrc
+LDLIBS += -pthread -lm
+
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SRC  := $(sort $(wildcard src/util/*.c src/http/*.c src/core/*.c src/store/*.c src/api/*.c))
+OBJ  := $(SRC:%.c=$(BUILD)/%.o)
+MAIN := $(BUILD)/src/main.o
+BIN  := $(BUILD)/agentd
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit api clean bench fuzz
+
+all: $(BIN)
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BIN): $(OBJ) $(MAIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(OBJ) $(LDFLAGS) $(PKG_LIBS) -lcmocka $(LDLIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BIN) serve --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+api: $(BIN)
+	AGENTD_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/api
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory api
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	bash bench/run.sh $(BIN)
+
+clean:
+	rm -rf build build-san
+
+-include $(OBJ:.o=.d) $(MAIN:.o=.d)

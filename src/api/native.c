@@ -1,0 +1,604 @@
+/*
+ * native.c: agentd's own API under /agentd/v1 (first part: the calling key, API keys,
+ * workspaces, projects) and the operational endpoints at the root (/healthz, /readyz,
+ * /metrics). Only routes and JSON mapping live here; rules live in core/.
+ * Handlers run on http threads; the async completions of writes run on the store writer.
+ */
+#include "api/api.h"
+#include "core/app.h"
+#include "core/auth.h"
+#include "core/config.h"
+#include "core/keys.h"
+#include "core/scopes.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+#include "util/ids.h"
+#include "util/json.h"
+#include "util/timeutil.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- JSON mapping ---- */
+
+static json_t *json_time(int64_t ms)
+{
+	if (!ms)
+		return json_null();
+	char ts[40];
+	time_format_rfc3339(ms, ts, sizeof(ts));
+	return json_string(ts);
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *scopes_json(const char *csv)
+{
+	json_t *a = json_array();
+	const char *p = csv;
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n)
+			json_array_append_new(a, json_stringn(p, n));
+		p += n + (e ? 1 : 0);
+	}
+	return a;
+}
+
+static json_t *key_json(const struct key_rec *k, int64_t default_limit)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:b, s:o, s:o, s:o, s:o}", "id",
+			 k->id, "name", k->name, "kind", k->kind, "workspace_id", k->workspace_id,
+			 "project_id", json_str_or_null(k->project_id), "scopes",
+			 scopes_json(k->scopes), "rate_limit",
+			 (json_int_t)(k->rate_limit ? k->rate_limit : default_limit),
+			 "rate_limit_is_default", k->rate_limit == 0, "created_at",
+			 json_time(k->created_at), "last_used_at", json_time(k->last_used_at),
+			 "expires_at", json_time(k->expires_at), "revoked_at",
+			 json_time(k->revoked_at));
+}
+
+static json_t *workspace_json(const struct workspace_rec *w)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", w->id, "slug", w->slug, "name",
+			 w->name, "kind", w->kind, "parent_id", json_str_or_null(w->parent_id),
+			 "created_at", json_time(w->created_at));
+}
+
+static json_t *project_json(const struct project_rec *p)
+{
+	return json_pack("{s:s, s:s, s:s, s:o}", "id", p->id, "workspace_id", p->workspace_id,
+			 "name", p->name, "created_at", json_time(p->created_at));
+}
+
+/* ---- shared helpers ---- */
+
+/* Resolves a workspace the caller may manage: its own, or one it created. 404 otherwise. */
+static int visible_workspace(struct req *r, const char *id_or_slug, struct workspace_rec *out)
+{
+	const struct auth *a = req_auth(r);
+	if (!id_or_slug || !id_or_slug[0]) {
+		*out = a->workspace;
+		return 0;
+	}
+	struct workspace_rec w;
+	int rc = store_workspace_get(req_app(r)->store, id_or_slug, &w);
+	if (rc == 0 && (strcmp(w.id, a->workspace.id) == 0 ||
+			strcmp(w.parent_id, a->workspace.id) == 0)) {
+		*out = w;
+		return 0;
+	}
+	if (rc && rc != AGD_ENOTFOUND) {
+		http_error(r, 503, "unavailable", "the store could not be read");
+		return -1;
+	}
+	http_error(r, 404, "not_found", "no workspace '%s'", id_or_slug);
+	return -1;
+}
+
+static int body_object(struct req *r, json_t **out)
+{
+	json_t *b = req_json(r);
+	if (!json_is_object(b)) {
+		http_error(r, 400, "invalid_body", "the request body must be a JSON object");
+		return -1;
+	}
+	*out = b;
+	return 0;
+}
+
+static int get_str_field(struct req *r, json_t *obj, const char *key, const char **out)
+{
+	agd_errbuf eb;
+	if (json_get_str(obj, key, out, &eb)) {
+		http_error(r, 400, "invalid_field", "%s", eb.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuses fields the endpoint does not know, so typos are caught. */
+static int only_fields(struct req *r, json_t *obj, const char *const *allowed)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v) {
+		int ok = 0;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = strcmp(*a, k) == 0;
+		if (!ok) {
+			struct buf list;
+			buf_init(&list, 512);
+			for (const char *const *a = allowed; *a; a++)
+				buf_printf(&list, "%s%s", a == allowed ? "" : ", ", *a);
+			http_error(r, 400, "unknown_field", "unknown field '%s' (known: %s)", k,
+				   buf_cstr(&list));
+			buf_free(&list);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* An asynchronous write owned by the request's arena; its reply is built in advance. */
+struct async_write {
+	struct store_write w;
+	struct store_op ops[2];
+	struct req *r;
+	json_t *reply;
+	int status;
+	int attempts;
+	struct workspace_rec ws;      /* for key creation retries */
+	const char *conflict_msg;
+};
+
+static void reply_write_error(struct req *r, struct store_write *w, const char *conflict_msg)
+{
+	if (w->rc == AGD_ECONFLICT)
+		http_error(r, 409, "conflict", "%s", conflict_msg ? conflict_msg : w->err.msg);
+	else if (w->rc == AGD_ENOTFOUND)
+		http_error(r, 404, "not_found", "%s", w->err.msg);
+	else
+		http_error(r, 503, "unavailable", "the write could not be committed: %s",
+			   w->err.msg);
+}
+
+static void async_done(struct store_write *w)
+{
+	struct async_write *aw = w->arg;
+	struct req *r = aw->r;
+	if (w->rc == 0) {
+		http_reply_json(r, aw->status, aw->reply);
+	} else {
+		json_decref(aw->reply);
+		reply_write_error(r, w, aw->conflict_msg);
+	}
+}
+
+static struct async_write *async_new(struct req *r, size_t nops, int status)
+{
+	struct async_write *aw = arena_alloc(req_arena(r), sizeof(*aw));
+	if (!aw)
+		return NULL;
+	aw->r = r;
+	aw->status = status;
+	aw->w.ops = aw->ops;
+	aw->w.nops = nops;
+	aw->w.done = async_done;
+	aw->w.arg = aw;
+	return aw;
+}
+
+static void async_submit(struct req *r, struct async_write *aw)
+{
+	http_suspend(r);
+	int rc = store_submit(req_app(r)->store, &aw->w);
+	if (rc) {
+		json_decref(aw->reply);
+		http_error(r, 503, "unavailable", "the store is shutting down");
+	}
+}
+
+/* ---- operational endpoints ---- */
+
+static void h_healthz(struct req *r)
+{
+	static const char body[] = "{\"status\":\"ok\"}";
+	http_reply(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static void h_readyz(struct req *r)
+{
+	struct app *app = req_app(r);
+	if (app->draining) {
+		http_error(r, 503, "draining", "the server is shutting down");
+		return;
+	}
+	if (store_ping(app->store) != 0) {
+		http_error(r, 503, "store_unavailable", "the store is not reachable");
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ready", "store",
+					  app->store->ops->name));
+}
+
+static void h_metrics(struct req *r)
+{
+	struct app *app = req_app(r);
+	struct buf out;
+	buf_init(&out, 1 << 22);
+	metrics_render(app->metrics, app->store, &out);
+	http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf_cstr(&out), out.len);
+	buf_free(&out);
+}
+
+/* ---- /me ---- */
+
+static void h_me(struct req *r)
+{
+	const struct auth *a = req_auth(r);
+	struct app *app = req_app(r);
+	json_t *k = key_json(&a->key, app->cfg->rate_limit);
+	json_object_set_new(k, "workspace", workspace_json(&a->workspace));
+	http_reply_json(r, 200, k);
+}
+
+/* ---- keys ---- */
+
+static void key_create_done(struct store_write *w);
+
+static void h_keys_create(struct req *r)
+{
+	static const char *const fields[] = {"name", "scopes", "kind", "workspace", "project_id",
+					     "expires_at", "rate_limit", NULL};
+	struct app *app = req_app(r);
+	json_t *b;
+	if (body_object(r, &b) || only_fields(r, b, fields))
+		return;
+	struct key_spec spec = {0};
+	const char *ws_ref;
+	if (get_str_field(r, b, "name", &spec.name) || get_str_field(r, b, "kind", &spec.kind) ||
+	    get_str_field(r, b, "workspace", &ws_ref) ||
+	    get_str_field(r, b, "project_id", &spec.project_id) ||
+	    get_str_field(r, b, "expires_at", &spec.expires))
+		return;
+	json_t *sc = json_object_get(b, "scopes");
+	if (json_is_array(sc)) {
+		size_t i;
+		json_t *v;
+		spec.scopes_given = 1;
+		json_array_foreach(sc, i, v) {
+			uint32_t bit = json_is_string(v) ? scope_from_name(json_string_value(v),
+									  json_string_length(v))
+							  : 0;
+			if (!bit) {
+				http_error(r, 400, "invalid_field",
+					   "field 'scopes'[%zu] is not a known scope (known: "
+					   "agents:read, agents:execute, agents:stream, agents:write, "
+					   "executions:cancel, approvals:write, triggers:write, admin)",
+					   i);
+				return;
+			}
+			spec.scopes_mask |= bit;
+		}
+	} else if (json_is_string(sc)) {
+		spec.scopes_csv = json_string_value(sc);
+	} else if (sc) {
+		http_error(r, 400, "invalid_field",
+			   "field 'scopes' must be an array of scope names");
+		return;
+	}
+	long long rl = 0;
+	agd_errbuf eb;
+	if (json_get_int(b, "rate_limit", 0, KEY_RATE_LIMIT_MAX, &rl, NULL, &eb)) {
+		http_error(r, 400, "invalid_field", "%s", eb.msg);
+		return;
+	}
+	spec.rate_limit = rl;
+
+	struct async_write *aw = async_new(r, 1, 201);
+	if (!aw) {
+		http_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if (visible_workspace(r, ws_ref, &aw->ws))
+		return;
+	char full[KEY_STR_LEN + 1];
+	aw->ops[0].kind = STORE_OP_KEY_INSERT;
+	int rc = keys_prepare(app->store, &aw->ws, &spec, time_now_ms(), &aw->ops[0].u.key, full,
+			      &eb);
+	if (rc) {
+		http_error(r, rc == AGD_ENOTFOUND ? 404 : 400,
+			   rc == AGD_ENOTFOUND ? "not_found" : "invalid_field", "%s", eb.msg);
+		return;
+	}
+	aw->reply = key_json(&aw->ops[0].u.key, app->cfg->rate_limit);
+	json_object_set_new(aw->reply, "key", json_string(full));
+	aw->w.done = key_create_done;
+	char loc[96];
+	snprintf(loc, sizeof(loc), "/agentd/v1/keys/%s", aw->ops[0].u.key.id);
+	http_header(r, "Location", loc);
+	async_submit(r, aw);
+}
+
+/* Retries with a fresh id on the (rare) id collision. */
+static void key_create_done(struct store_write *w)
+{
+	struct async_write *aw = w->arg;
+	struct req *r = aw->r;
+	if (w->rc == AGD_ECONFLICT && strstr(w->err.msg, "api_keys.id") && aw->attempts++ < 3) {
+		struct key_rec *k = &aw->ops[0].u.key;
+		char full[KEY_STR_LEN + 1];
+		if (key_generate(k->kind, full, k->id) == 0) {
+			crypto_sha256_hex(full, strlen(full), k->secret_sha256);
+			json_object_set_new(aw->reply, "id", json_string(k->id));
+			json_object_set_new(aw->reply, "key", json_string(full));
+			char loc[96];
+			snprintf(loc, sizeof(loc), "/agentd/v1/keys/%s", k->id);
+			http_header(r, "Location", loc);  /* the last Location wins in clients */
+			if (store_submit(req_app(r)->store, w) == 0)
+				return;
+		}
+	}
+	async_done(w);
+}
+
+static void h_keys_list(struct req *r)
+{
+	struct app *app = req_app(r);
+	struct workspace_rec ws;
+	if (visible_workspace(r, req_query(r, "workspace"), &ws))
+		return;
+	struct key_rec *keys;
+	size_t n;
+	if (store_key_list(app->store, ws.id, &keys, &n)) {
+		http_error(r, 503, "unavailable", "the store could not be read");
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, key_json(&keys[i], app->cfg->rate_limit));
+	free(keys);
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "keys", arr, "total_count",
+					  (json_int_t)n));
+}
+
+static int visible_key(struct req *r, const char *id, struct key_rec *k)
+{
+	const struct auth *a = req_auth(r);
+	struct workspace_rec ws;
+	if (store_key_get(req_app(r)->store, id, k) == 0) {
+		if (strcmp(k->workspace_id, a->workspace.id) == 0)
+			return 0;
+		if (store_workspace_get(req_app(r)->store, k->workspace_id, &ws) == 0 &&
+		    strcmp(ws.parent_id, a->workspace.id) == 0)
+			return 0;
+	}
+	http_error(r, 404, "not_found", "no key '%s'", id);
+	return -1;
+}
+
+static void h_keys_get(struct req *r)
+{
+	struct key_rec k;
+	if (visible_key(r, req_param(r, "id"), &k))
+		return;
+	http_reply_json(r, 200, key_json(&k, req_app(r)->cfg->rate_limit));
+}
+
+static void h_keys_revoke(struct req *r)
+{
+	struct key_rec k;
+	if (visible_key(r, req_param(r, "id"), &k))
+		return;
+	struct async_write *aw = async_new(r, 1, 200);
+	if (!aw) {
+		http_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if (!k.revoked_at)
+		k.revoked_at = time_now_ms();
+	aw->ops[0].kind = STORE_OP_KEY_REVOKE;
+	aw->ops[0].u.key = k;
+	aw->reply = key_json(&k, req_app(r)->cfg->rate_limit);
+	async_submit(r, aw);
+}
+
+/* ---- workspaces and projects ---- */
+
+static int slug_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= STORE_SLUG_LEN || s[0] == '-' || s[n - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static void h_workspaces_list(struct req *r)
+{
+	const struct auth *a = req_auth(r);
+	struct workspace_rec *ws;
+	size_t n;
+	if (store_workspace_list(req_app(r)->store, a->workspace.id, &ws, &n)) {
+		http_error(r, 503, "unavailable", "the store could not be read");
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, workspace_json(&ws[i]));
+	free(ws);
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "workspaces", arr, "total_count",
+					  (json_int_t)n));
+}
+
+static void h_workspaces_create(struct req *r)
+{
+	static const char *const fields[] = {"slug", "name", "kind", NULL};
+	json_t *b;
+	const char *slug, *name, *kind;
+	if (body_object(r, &b) || only_fields(r, b, fields) ||
+	    get_str_field(r, b, "slug", &slug) || get_str_field(r, b, "name", &name) ||
+	    get_str_field(r, b, "kind", &kind))
+		return;
+	if (!slug || !slug_ok(slug)) {
+		http_error(r, 400, "invalid_field",
+			   "field 'slug' is required: 1-63 characters of a-z, 0-9 and '-', not "
+			   "starting or ending with '-'");
+		return;
+	}
+	if (!kind)
+		kind = "org";
+	if (strcmp(kind, "org") != 0 && strcmp(kind, "personal") != 0) {
+		http_error(r, 400, "invalid_field", "field 'kind' must be 'org' or 'personal'");
+		return;
+	}
+	if (name && strlen(name) >= STORE_NAME_LEN) {
+		http_error(r, 400, "invalid_field", "field 'name' must be at most %d characters",
+			   STORE_NAME_LEN - 1);
+		return;
+	}
+	struct async_write *aw = async_new(r, 1, 201);
+	if (!aw) {
+		http_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	struct workspace_rec *w = &aw->ops[0].u.workspace;
+	aw->ops[0].kind = STORE_OP_WORKSPACE_INSERT;
+	id_uuid7(w->id);
+	snprintf(w->slug, sizeof(w->slug), "%s", slug);
+	snprintf(w->name, sizeof(w->name), "%s", name ? name : slug);
+	snprintf(w->kind, sizeof(w->kind), "%s", kind);
+	snprintf(w->parent_id, sizeof(w->parent_id), "%s", req_auth(r)->workspace.id);
+	w->created_at = time_now_ms();
+	aw->reply = workspace_json(w);
+	aw->conflict_msg = arena_printf(req_arena(r), "a workspace with slug '%s' exists", slug);
+	char *loc = arena_printf(req_arena(r), "/agentd/v1/workspaces/%s", w->id);
+	http_header(r, "Location", loc);
+	async_submit(r, aw);
+}
+
+static void h_workspaces_get(struct req *r)
+{
+	struct workspace_rec w;
+	if (visible_workspace(r, req_param(r, "id"), &w))
+		return;
+	http_reply_json(r, 200, workspace_json(&w));
+}
+
+static void h_projects_list(struct req *r)
+{
+	struct workspace_rec ws;
+	if (visible_workspace(r, req_query(r, "workspace"), &ws))
+		return;
+	struct project_rec *ps;
+	size_t n;
+	if (store_project_list(req_app(r)->store, ws.id, &ps, &n)) {
+		http_error(r, 503, "unavailable", "the store could not be read");
+		return;
+	}
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, project_json(&ps[i]));
+	free(ps);
+	http_reply_json(r, 200, json_pack("{s:o, s:I}", "projects", arr, "total_count",
+					  (json_int_t)n));
+}
+
+static void h_projects_create(struct req *r)
+{
+	static const char *const fields[] = {"name", "workspace", NULL};
+	json_t *b;
+	const char *name, *ws_ref;
+	if (body_object(r, &b) || only_fields(r, b, fields) ||
+	    get_str_field(r, b, "name", &name) || get_str_field(r, b, "workspace", &ws_ref))
+		return;
+	if (!name || !name[0] || strlen(name) >= STORE_NAME_LEN) {
+		http_error(r, 400, "invalid_field", "field 'name' is required (1-%d characters)",
+			   STORE_NAME_LEN - 1);
+		return;
+	}
+	struct async_write *aw = async_new(r, 1, 201);
+	if (!aw) {
+		http_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	struct workspace_rec ws;
+	if (visible_workspace(r, ws_ref, &ws))
+		return;
+	struct project_rec *p = &aw->ops[0].u.project;
+	aw->ops[0].kind = STORE_OP_PROJECT_INSERT;
+	id_uuid7(p->id);
+	snprintf(p->workspace_id, sizeof(p->workspace_id), "%s", ws.id);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->created_at = time_now_ms();
+	aw->reply = project_json(p);
+	aw->conflict_msg = arena_printf(req_arena(r), "a project named '%s' exists in "
+				       "workspace '%s'", name, ws.slug);
+	async_submit(r, aw);
+}
+
+static void h_projects_get(struct req *r)
+{
+	struct project_rec p;
+	struct workspace_rec ws;
+	const char *id = req_param(r, "id");
+	if (store_project_get(req_app(r)->store, id, &p) == 0) {
+		if (strcmp(p.workspace_id, req_auth(r)->workspace.id) == 0 ||
+		    (store_workspace_get(req_app(r)->store, p.workspace_id, &ws) == 0 &&
+		     strcmp(ws.parent_id, req_auth(r)->workspace.id) == 0)) {
+			http_reply_json(r, 200, project_json(&p));
+			return;
+		}
+	}
+	http_error(r, 404, "not_found", "no project '%s'", id);
+}
+
+#define KB(n) ((size_t)(n) << 10)
+
+static const struct route native_routes[] = {
+	{"GET", "/me", h_me, 0, 0, 0},
+	{"GET", "/keys", h_keys_list, SCOPE_ADMIN, 0, 0},
+	{"POST", "/keys", h_keys_create, SCOPE_ADMIN, KB(16), ROUTE_JSON_REQUIRED},
+	{"GET", "/keys/{id}", h_keys_get, SCOPE_ADMIN, 0, 0},
+	{"DELETE", "/keys/{id}", h_keys_revoke, SCOPE_ADMIN, KB(4), ROUTE_JSON},
+	{"GET", "/workspaces", h_workspaces_list, SCOPE_ADMIN, 0, 0},
+	{"POST", "/workspaces", h_workspaces_create, SCOPE_ADMIN, KB(16), ROUTE_JSON_REQUIRED},
+	{"GET", "/workspaces/{id}", h_workspaces_get, SCOPE_ADMIN, 0, 0},
+	{"GET", "/projects", h_projects_list, SCOPE_ADMIN, 0, 0},
+	{"POST", "/projects", h_projects_create, SCOPE_ADMIN, KB(16), ROUTE_JSON_REQUIRED},
+	{"GET", "/projects/{id}", h_projects_get, SCOPE_ADMIN, 0, 0},
+};
+
+const struct dialect native_dialect = {
+	.name = "native",
+	.mount = "/agentd/v1",
+	.routes = native_routes,
+	.nroutes = sizeof(native_routes) / sizeof(native_routes[0]),
+	.render_error = http_render_problem,
+};
+
+static const struct route ops_routes[] = {
+	{"GET", "/healthz", h_healthz, 0, 0, ROUTE_PUBLIC},
+	{"GET", "/readyz", h_readyz, 0, 0, ROUTE_PUBLIC},
+	{"GET", "/metrics", h_metrics, 0, 0, ROUTE_PUBLIC},
+};
+
+const struct dialect ops_dialect = {
+	.name = "ops",
+	.mount = "",
+	.routes = ops_routes,
+	.nroutes = sizeof(ops_routes) / sizeof(ops_routes[0]),
+	.render_error = http_render_problem,
+};
