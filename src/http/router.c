@@ -77,22 +77,26 @@ static char *dupn(const char *s, size_t n)
 	return p;
 }
 
-/* Compiles one '/'-separated pattern. */
+/* Compiles one '/'-separated pattern; on failure nothing stays allocated. */
 static int compile(const char *pattern, struct seg *segs, int *nsegs, agd_errbuf *eb)
 {
 	const char *p = pattern;
-	int n = 0;
+	int n = 0, rc = 0;
+	*nsegs = 0;
 	if (*p && *p != '/')
 		return agd_fail(eb, AGD_EINVAL, "pattern '%s' must start with '/'", pattern);
-	while (*p) {
+	while (*p && !rc) {
 		p++; /* the '/' */
 		const char *e = strchr(p, '/');
 		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len == 0)
-			return agd_fail(eb, AGD_EINVAL, "pattern '%s' has an empty segment", pattern);
-		if (n == ROUTER_MAX_SEGMENTS)
-			return agd_fail(eb, AGD_EINVAL, "pattern '%s' has too many segments",
-					pattern);
+		if (len == 0) {
+			rc = agd_fail(eb, AGD_EINVAL, "pattern '%s' has an empty segment", pattern);
+			break;
+		}
+		if (n == ROUTER_MAX_SEGMENTS) {
+			rc = agd_fail(eb, AGD_EINVAL, "pattern '%s' has too many segments", pattern);
+			break;
+		}
 		struct seg *s = &segs[n];
 		memset(s, 0, sizeof(*s));
 		const char *ob = memchr(p, '{', len);
@@ -102,9 +106,10 @@ static int compile(const char *pattern, struct seg *segs, int *nsegs, agd_errbuf
 			s->lit_len = len;
 		} else {
 			const char *cb = memchr(ob, '}', len - (size_t)(ob - p));
-			if (!cb || cb == ob + 1 || memchr(cb + 1, '{', len - (size_t)(cb + 1 - p)))
-				return agd_fail(eb, AGD_EINVAL, "pattern '%s': bad parameter",
-						pattern);
+			if (!cb || cb == ob + 1 || memchr(cb + 1, '{', len - (size_t)(cb + 1 - p))) {
+				rc = agd_fail(eb, AGD_EINVAL, "pattern '%s': bad parameter", pattern);
+				break;
+			}
 			s->lit_len = (size_t)(ob - p);
 			s->lit = dupn(p, s->lit_len);
 			s->name = dupn(ob + 1, (size_t)(cb - ob - 1));
@@ -113,7 +118,13 @@ static int compile(const char *pattern, struct seg *segs, int *nsegs, agd_errbuf
 			s->kind = (s->lit_len || s->suffix_len) ? SEG_AFFIXED : SEG_PARAM;
 		}
 		n++;
+		if (!s->lit || (s->kind != SEG_LITERAL && (!s->name || !s->suffix)))
+			rc = agd_fail(eb, AGD_ENOMEM, "out of memory");
 		p += len;
+	}
+	if (rc) {
+		free_segs(segs, n);
+		return rc;
 	}
 	*nsegs = n;
 	return 0;

@@ -53,9 +53,20 @@ int json_parse(const char *data, size_t len, int max_depth, json_t **out, agd_er
 				line, col);
 	json_error_t je;
 	json_t *v = json_loadb(data, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
-	if (!v)
+	if (!v) {
+		/* jansson points at the last character of a bad token; point at its start */
+		int column = je.column;
+		const char *near = strstr(je.text, "near '");
+		if (near) {
+			const char *tok = near + 6;
+			const char *end = strrchr(tok, '\'');
+			int tl = end ? (int)(end - tok) : 0;
+			if (tl > 0 && tl < column && !memchr(tok, '\n', (size_t)tl))
+				column = column - tl + 1;
+		}
 		return agd_fail(eb, AGD_EINVAL, "malformed JSON at line %d, column %d: %s", je.line,
-				je.column, je.text);
+				column, je.text);
+	}
 	*out = v;
 	return 0;
 }

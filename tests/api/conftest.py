@@ -1,0 +1,144 @@
+"""Black-box test harness: starts the real agentd binary on a free loopback port with a
+temporary data directory, and speaks HTTP to it like a client would."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("AGENTD_BIN", os.path.join(ROOT, "build", "agentd"))
+
+
+class Server:
+    def __init__(self, data_dir, args=(), env=None, config=None):
+        self.data_dir = str(data_dir)
+        self.args = list(args)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.config = config
+        self.proc = None
+        self.admin_key = None
+        self.url = None
+        self.access_log = os.path.join(self.data_dir + "-logs", "access.log")
+        self.stderr_path = os.path.join(self.data_dir + "-logs", "stderr.log")
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.access_log), exist_ok=True)
+        cmd = [BIN, "serve", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
+               "--access-log", self.access_log] + self.args
+        if self.config is not None:
+            cfg = self.data_dir + "-config.json"
+            with open(cfg, "w") as f:
+                json.dump(self.config, f)
+            cmd += ["--config", cfg]
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     env=self.env, text=True)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("agentd exited during start: " + self.read_stderr())
+            m = re.match(r"admin key: (\S+)", line)
+            if m:
+                self.admin_key = m.group(1)
+            m = re.search(r"listening on (http://\S+)", line)
+            if m:
+                self.url = m.group(1)
+                return self
+        raise RuntimeError("agentd did not start in time")
+
+    def read_stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        rc = self.proc.returncode if self.proc else None
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+        if hasattr(self, "stderr"):
+            self.stderr.close()
+        return rc
+
+    def cli(self, *args, check=True):
+        cmd = [BIN] + list(args)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=self.env)
+        if check and p.returncode != 0:
+            raise AssertionError(f"{cmd} exited {p.returncode}: {p.stderr}")
+        return p
+
+    # HTTP helpers
+    def h(self, key=None, header="Authorization"):
+        key = key or self.admin_key
+        if header == "Authorization":
+            return {"Authorization": f"Bearer {key}"}
+        return {header: key}
+
+    def get(self, path, key=None, **kw):
+        kw.setdefault("timeout", 10)
+        headers = kw.pop("headers", None)
+        headers = self.h(key) if headers is None else headers
+        return requests.get(self.url + path, headers=headers, **kw)
+
+    def post(self, path, body=None, key=None, **kw):
+        kw.setdefault("timeout", 10)
+        headers = kw.pop("headers", None)
+        headers = self.h(key) if headers is None else headers
+        return requests.post(self.url + path, headers=headers, json=body, **kw)
+
+    def delete(self, path, key=None, **kw):
+        kw.setdefault("timeout", 10)
+        headers = kw.pop("headers", None)
+        headers = self.h(key) if headers is None else headers
+        return requests.delete(self.url + path, headers=headers, **kw)
+
+    def create_key(self, key=None, **fields):
+        fields.setdefault("name", "test")
+        fields.setdefault("scopes", ["agents:read"])
+        r = self.post("/agentd/v1/keys", fields, key=key)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers = []
+
+    def make(args=(), env=None, config=None, name="data"):
+        s = Server(tmp_path / name, args=args, env=env, config=config)
+        s.start()
+        servers.append(s)
+        return s
+
+    yield make
+    problems = []
+    for s in servers:
+        rc = s.stop()
+        err = s.read_stderr()
+        if rc != 0:
+            problems.append(f"agentd exited {rc}: {err[-4000:]}")
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in err:
+                problems.append(f"sanitizer report in agentd stderr: {err[-4000:]}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def server(make_server):
+    return make_server()
