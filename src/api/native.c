@@ -17,6 +17,7 @@
 #include "util/crypto.h"
 #include "util/ids.h"
 #include "util/json.h"
+#include "util/jsonw.h"
 #include "util/timeutil.h"
 
 #include <ctype.h>
@@ -26,58 +27,81 @@
 
 /* ---- JSON mapping ---- */
 
-static json_t *json_time(int64_t ms)
+static void scopes_write(struct jsonw *w, const char *key, const char *csv)
 {
-	if (!ms)
-		return json_null();
-	char ts[40];
-	time_format_rfc3339(ms, ts, sizeof(ts));
-	return json_string(ts);
-}
-
-static json_t *json_str_or_null(const char *s)
-{
-	return s && s[0] ? json_string(s) : json_null();
-}
-
-static json_t *scopes_json(const char *csv)
-{
-	json_t *a = json_array();
+	jw_arr_open(w, key);
 	const char *p = csv;
 	while (*p) {
 		const char *e = strchr(p, ',');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n)
-			json_array_append_new(a, json_stringn(p, n));
+		if (n && n < 64) {
+			char one[64];
+			memcpy(one, p, n);
+			one[n] = '\0';
+			jw_str(w, NULL, one);
+		}
 		p += n + (e ? 1 : 0);
 	}
-	return a;
+	jw_arr_close(w);
 }
 
-static json_t *key_json(const struct key_rec *k, int64_t default_limit)
+static void workspace_write(struct jsonw *w, const char *key, const struct workspace_rec *ws)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:b, s:o, s:o, s:o, s:o}", "id",
-			 k->id, "name", k->name, "kind", k->kind, "workspace_id", k->workspace_id,
-			 "project_id", json_str_or_null(k->project_id), "scopes",
-			 scopes_json(k->scopes), "rate_limit",
-			 (json_int_t)(k->rate_limit ? k->rate_limit : default_limit),
-			 "rate_limit_is_default", k->rate_limit == 0, "created_at",
-			 json_time(k->created_at), "last_used_at", json_time(k->last_used_at),
-			 "expires_at", json_time(k->expires_at), "revoked_at",
-			 json_time(k->revoked_at));
+	jw_obj_open(w, key);
+	jw_str(w, "id", ws->id);
+	jw_str(w, "slug", ws->slug);
+	jw_str(w, "name", ws->name);
+	jw_str(w, "kind", ws->kind);
+	jw_str_or_null(w, "parent_id", ws->parent_id);
+	jw_time(w, "created_at", ws->created_at);
+	jw_obj_close(w);
 }
 
-static json_t *workspace_json(const struct workspace_rec *w)
+/* A key as the API shows it; `secret` (the whole key) only in the answer that creates it,
+ * `ws` (the workspace) only for /me. */
+static void key_write(struct jsonw *w, const char *key, const struct key_rec *k,
+		      int64_t default_limit, const char *secret, const struct workspace_rec *ws)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", w->id, "slug", w->slug, "name",
-			 w->name, "kind", w->kind, "parent_id", json_str_or_null(w->parent_id),
-			 "created_at", json_time(w->created_at));
+	jw_obj_open(w, key);
+	jw_str(w, "id", k->id);
+	jw_str(w, "name", k->name);
+	jw_str(w, "kind", k->kind);
+	jw_str(w, "workspace_id", k->workspace_id);
+	jw_str_or_null(w, "project_id", k->project_id);
+	scopes_write(w, "scopes", k->scopes);
+	jw_int(w, "rate_limit", k->rate_limit ? k->rate_limit : default_limit);
+	jw_bool(w, "rate_limit_is_default", k->rate_limit == 0);
+	jw_time(w, "created_at", k->created_at);
+	jw_time(w, "last_used_at", k->last_used_at);
+	jw_time(w, "expires_at", k->expires_at);
+	jw_time(w, "revoked_at", k->revoked_at);
+	if (secret)
+		jw_str(w, "key", secret);
+	if (ws)
+		workspace_write(w, "workspace", ws);
+	jw_obj_close(w);
 }
 
-static json_t *project_json(const struct project_rec *p)
+static void project_write(struct jsonw *w, const char *key, const struct project_rec *p)
 {
-	return json_pack("{s:s, s:s, s:s, s:o}", "id", p->id, "workspace_id", p->workspace_id,
-			 "name", p->name, "created_at", json_time(p->created_at));
+	jw_obj_open(w, key);
+	jw_str(w, "id", p->id);
+	jw_str(w, "workspace_id", p->workspace_id);
+	jw_str(w, "name", p->name);
+	jw_time(w, "created_at", p->created_at);
+	jw_obj_close(w);
+}
+
+#define REPLY_MAX (8u << 20)
+
+/* Sends what w wrote, or a 500 if it hit its cap. Frees the buffer. */
+static void reply_written(struct req *r, int status, struct jsonw *w)
+{
+	if (jw_finish(w))
+		http_error(r, 500, "internal", "the response exceeded %u bytes", REPLY_MAX);
+	else
+		http_reply(r, status, "application/json", buf_cstr(w->b), w->b->len);
+	buf_free(w->b);
 }
 
 /* ---- shared helpers ---- */
@@ -154,7 +178,7 @@ struct async_write {
 	struct store_write w;
 	struct store_op ops[2];
 	struct req *r;
-	json_t *reply;
+	struct buf reply;         /* the answer, written before the write is submitted */
 	int status;
 	int attempts;
 	struct workspace_rec ws;      /* for key creation retries */
@@ -176,12 +200,11 @@ static void async_done(struct store_write *w)
 {
 	struct async_write *aw = w->arg;
 	struct req *r = aw->r;
-	if (w->rc == 0) {
-		http_reply_json(r, aw->status, aw->reply);
-	} else {
-		json_decref(aw->reply);
+	if (w->rc == 0)
+		http_reply(r, aw->status, "application/json", buf_cstr(&aw->reply), aw->reply.len);
+	else
 		reply_write_error(r, w, aw->conflict_msg);
-	}
+	buf_free(&aw->reply);
 }
 
 static struct async_write *async_new(struct req *r, size_t nops, int status)
@@ -195,6 +218,7 @@ static struct async_write *async_new(struct req *r, size_t nops, int status)
 	aw->w.nops = nops;
 	aw->w.done = async_done;
 	aw->w.arg = aw;
+	buf_init(&aw->reply, REPLY_MAX);
 	return aw;
 }
 
@@ -203,7 +227,7 @@ static void async_submit(struct req *r, struct async_write *aw)
 	http_suspend(r);
 	int rc = store_submit(req_app(r)->store, &aw->w);
 	if (rc) {
-		json_decref(aw->reply);
+		buf_free(&aw->reply);
 		http_error(r, 503, "unavailable", "the store is shutting down");
 	}
 }
@@ -227,8 +251,15 @@ static void h_readyz(struct req *r)
 		http_error(r, 503, "store_unavailable", "the store is not reachable");
 		return;
 	}
-	http_reply_json(r, 200, json_pack("{s:s, s:s}", "status", "ready", "store",
-					  app->store->ops->name));
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, 4096);
+	jw_init(&w, &b);
+	jw_obj_open(&w, NULL);
+	jw_str(&w, "status", "ready");
+	jw_str(&w, "store", app->store->ops->name);
+	jw_obj_close(&w);
+	reply_written(r, 200, &w);
 }
 
 static void h_metrics(struct req *r)
@@ -246,10 +277,12 @@ static void h_metrics(struct req *r)
 static void h_me(struct req *r)
 {
 	const struct auth *a = req_auth(r);
-	struct app *app = req_app(r);
-	json_t *k = key_json(&a->key, app->cfg->rate_limit);
-	json_object_set_new(k, "workspace", workspace_json(&a->workspace));
-	http_reply_json(r, 200, k);
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, REPLY_MAX);
+	jw_init(&w, &b);
+	key_write(&w, NULL, &a->key, req_app(r)->cfg->rate_limit, NULL, &a->workspace);
+	reply_written(r, 200, &w);
 }
 
 /* ---- keys ---- */
@@ -321,8 +354,9 @@ static void h_keys_create(struct req *r)
 			   rc == AGD_ENOTFOUND ? "not_found" : "invalid_field", "%s", eb.msg);
 		return;
 	}
-	aw->reply = key_json(&aw->ops[0].u.key, app->cfg->rate_limit);
-	json_object_set_new(aw->reply, "key", json_string(full));
+	struct jsonw jw;
+	jw_init(&jw, &aw->reply);
+	key_write(&jw, NULL, &aw->ops[0].u.key, app->cfg->rate_limit, full, NULL);
 	aw->w.done = key_create_done;
 	char loc[96];
 	snprintf(loc, sizeof(loc), "/agentd/v1/keys/%s", aw->ops[0].u.key.id);
@@ -340,8 +374,10 @@ static void key_create_done(struct store_write *w)
 		char full[KEY_STR_LEN + 1];
 		if (key_generate(k->kind, full, k->id) == 0) {
 			crypto_sha256_hex(full, strlen(full), k->secret_sha256);
-			json_object_set_new(aw->reply, "id", json_string(k->id));
-			json_object_set_new(aw->reply, "key", json_string(full));
+			struct jsonw jw;
+			buf_reset(&aw->reply);
+			jw_init(&jw, &aw->reply);
+			key_write(&jw, NULL, k, req_app(r)->cfg->rate_limit, full, NULL);
 			char loc[96];
 			snprintf(loc, sizeof(loc), "/agentd/v1/keys/%s", k->id);
 			http_header(r, "Location", loc);  /* the last Location wins in clients */
@@ -364,12 +400,19 @@ static void h_keys_list(struct req *r)
 		http_error(r, 503, "unavailable", "the store could not be read");
 		return;
 	}
-	json_t *arr = json_array();
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, REPLY_MAX);
+	jw_init(&w, &b);
+	jw_obj_open(&w, NULL);
+	jw_arr_open(&w, "keys");
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, key_json(&keys[i], app->cfg->rate_limit));
+		key_write(&w, NULL, &keys[i], app->cfg->rate_limit, NULL, NULL);
+	jw_arr_close(&w);
+	jw_int(&w, "total_count", (int64_t)n);
+	jw_obj_close(&w);
 	free(keys);
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "keys", arr, "total_count",
-					  (json_int_t)n));
+	reply_written(r, 200, &w);
 }
 
 static int visible_key(struct req *r, const char *id, struct key_rec *k)
@@ -392,7 +435,12 @@ static void h_keys_get(struct req *r)
 	struct key_rec k;
 	if (visible_key(r, req_param(r, "id"), &k))
 		return;
-	http_reply_json(r, 200, key_json(&k, req_app(r)->cfg->rate_limit));
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, REPLY_MAX);
+	jw_init(&w, &b);
+	key_write(&w, NULL, &k, req_app(r)->cfg->rate_limit, NULL, NULL);
+	reply_written(r, 200, &w);
 }
 
 static void h_keys_revoke(struct req *r)
@@ -409,7 +457,9 @@ static void h_keys_revoke(struct req *r)
 		k.revoked_at = time_now_ms();
 	aw->ops[0].kind = STORE_OP_KEY_REVOKE;
 	aw->ops[0].u.key = k;
-	aw->reply = key_json(&k, req_app(r)->cfg->rate_limit);
+	struct jsonw jw;
+	jw_init(&jw, &aw->reply);
+	key_write(&jw, NULL, &k, req_app(r)->cfg->rate_limit, NULL, NULL);
 	async_submit(r, aw);
 }
 
@@ -435,12 +485,19 @@ static void h_workspaces_list(struct req *r)
 		http_error(r, 503, "unavailable", "the store could not be read");
 		return;
 	}
-	json_t *arr = json_array();
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, REPLY_MAX);
+	jw_init(&w, &b);
+	jw_obj_open(&w, NULL);
+	jw_arr_open(&w, "workspaces");
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, workspace_json(&ws[i]));
+		workspace_write(&w, NULL, &ws[i]);
+	jw_arr_close(&w);
+	jw_int(&w, "total_count", (int64_t)n);
+	jw_obj_close(&w);
 	free(ws);
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "workspaces", arr, "total_count",
-					  (json_int_t)n));
+	reply_written(r, 200, &w);
 }
 
 static void h_workspaces_create(struct req *r)
@@ -482,7 +539,9 @@ static void h_workspaces_create(struct req *r)
 	snprintf(w->kind, sizeof(w->kind), "%s", kind);
 	snprintf(w->parent_id, sizeof(w->parent_id), "%s", req_auth(r)->workspace.id);
 	w->created_at = time_now_ms();
-	aw->reply = workspace_json(w);
+	struct jsonw jw;
+	jw_init(&jw, &aw->reply);
+	workspace_write(&jw, NULL, w);
 	aw->conflict_msg = arena_printf(req_arena(r), "a workspace with slug '%s' exists", slug);
 	char *loc = arena_printf(req_arena(r), "/agentd/v1/workspaces/%s", w->id);
 	http_header(r, "Location", loc);
@@ -494,7 +553,12 @@ static void h_workspaces_get(struct req *r)
 	struct workspace_rec w;
 	if (visible_workspace(r, req_param(r, "id"), &w))
 		return;
-	http_reply_json(r, 200, workspace_json(&w));
+	struct buf b;
+	struct jsonw jw;
+	buf_init(&b, REPLY_MAX);
+	jw_init(&jw, &b);
+	workspace_write(&jw, NULL, &w);
+	reply_written(r, 200, &jw);
 }
 
 static void h_projects_list(struct req *r)
@@ -508,12 +572,19 @@ static void h_projects_list(struct req *r)
 		http_error(r, 503, "unavailable", "the store could not be read");
 		return;
 	}
-	json_t *arr = json_array();
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, REPLY_MAX);
+	jw_init(&w, &b);
+	jw_obj_open(&w, NULL);
+	jw_arr_open(&w, "projects");
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, project_json(&ps[i]));
+		project_write(&w, NULL, &ps[i]);
+	jw_arr_close(&w);
+	jw_int(&w, "total_count", (int64_t)n);
+	jw_obj_close(&w);
 	free(ps);
-	http_reply_json(r, 200, json_pack("{s:o, s:I}", "projects", arr, "total_count",
-					  (json_int_t)n));
+	reply_written(r, 200, &w);
 }
 
 static void h_projects_create(struct req *r)
@@ -543,7 +614,9 @@ static void h_projects_create(struct req *r)
 	snprintf(p->workspace_id, sizeof(p->workspace_id), "%s", ws.id);
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->created_at = time_now_ms();
-	aw->reply = project_json(p);
+	struct jsonw jw;
+	jw_init(&jw, &aw->reply);
+	project_write(&jw, NULL, p);
 	aw->conflict_msg = arena_printf(req_arena(r), "a project named '%s' exists in "
 				       "workspace '%s'", name, ws.slug);
 	async_submit(r, aw);
@@ -558,7 +631,12 @@ static void h_projects_get(struct req *r)
 		if (strcmp(p.workspace_id, req_auth(r)->workspace.id) == 0 ||
 		    (store_workspace_get(req_app(r)->store, p.workspace_id, &ws) == 0 &&
 		     strcmp(ws.parent_id, req_auth(r)->workspace.id) == 0)) {
-			http_reply_json(r, 200, project_json(&p));
+			struct buf b;
+			struct jsonw w;
+			buf_init(&b, REPLY_MAX);
+			jw_init(&w, &b);
+			project_write(&w, NULL, &p);
+			reply_written(r, 200, &w);
 			return;
 		}
 	}

@@ -42,6 +42,7 @@ struct http_server {
 	int port;
 	int listen_fd;
 	_Atomic int inflight;
+	_Atomic int draining;
 };
 
 enum req_state { RS_NEW, RS_BODY, RS_SUSPENDED, RS_SENT };
@@ -468,6 +469,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		if (!r)
 			return MHD_NO;
 		*con_cls = r;
+		/* req_new counted this request in flight; checking draining only after that
+		 * (both sequentially consistent) means shutdown either waits for it or it sees
+		 * the flag and never suspends, so no connection is suspended at stop. */
+		if (atomic_load(&s->draining)) {
+			id_uuid7(r->request_id);
+			http_header(r, "Connection", "close");
+			http_error(r, 503, "shutting_down", "the server is shutting down");
+			return send_reply(r);
+		}
 		if (req_begin(r))
 			return send_reply(r);
 		r->state = RS_BODY;
@@ -641,6 +651,7 @@ int http_server_port(const struct http_server *s)
 
 void http_server_quiesce(struct http_server *s)
 {
+	atomic_store(&s->draining, 1);
 	if (s->listen_fd >= 0) {
 		MHD_socket fd = MHD_quiesce_daemon(s->d);
 		if (fd != MHD_INVALID_SOCKET)

@@ -30,6 +30,7 @@ enum rstmt {
 	R_PROJECT_LIST,
 	R_KEY_GET,
 	R_KEY_LIST,
+	R_KEY_AUTH,
 	R__COUNT
 };
 
@@ -52,6 +53,12 @@ static const char *const rstmt_sql[R__COUNT] = {
 	[R_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1",
 	[R_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys WHERE workspace_id = ?1 "
 		       "ORDER BY created_at, id",
+	[R_KEY_AUTH] = "SELECT k.id, k.kind, k.workspace_id, COALESCE(k.project_id,''), k.name, "
+		       "k.scopes, k.secret_sha256, k.rate_limit, k.created_at, "
+		       "COALESCE(k.last_used_at,0), COALESCE(k.expires_at,0), "
+		       "COALESCE(k.revoked_at,0), w.id, w.slug, w.name, w.kind, "
+		       "COALESCE(w.parent_id,''), w.created_at "
+		       "FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.id = ?1",
 };
 
 enum wstmt {
@@ -275,17 +282,27 @@ static sqlite3_stmt *rstmt(struct sqlite_store *s, enum rstmt which)
 static void col_text(sqlite3_stmt *st, int i, char *out, size_t n)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
-	snprintf(out, n, "%s", t ? (const char *)t : "");
+	size_t len = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+	if (len >= n)
+		len = n - 1;   /* inserts are validated to fit; this only guards the copy */
+	if (len)
+		memcpy(out, t, len);
+	out[len] = '\0';
+}
+
+static void row_workspace_at(sqlite3_stmt *st, int c, struct workspace_rec *w)
+{
+	col_text(st, c + 0, w->id, sizeof(w->id));
+	col_text(st, c + 1, w->slug, sizeof(w->slug));
+	col_text(st, c + 2, w->name, sizeof(w->name));
+	col_text(st, c + 3, w->kind, sizeof(w->kind));
+	col_text(st, c + 4, w->parent_id, sizeof(w->parent_id));
+	w->created_at = sqlite3_column_int64(st, c + 5);
 }
 
 static void row_workspace(sqlite3_stmt *st, struct workspace_rec *w)
 {
-	col_text(st, 0, w->id, sizeof(w->id));
-	col_text(st, 1, w->slug, sizeof(w->slug));
-	col_text(st, 2, w->name, sizeof(w->name));
-	col_text(st, 3, w->kind, sizeof(w->kind));
-	col_text(st, 4, w->parent_id, sizeof(w->parent_id));
-	w->created_at = sqlite3_column_int64(st, 5);
+	row_workspace_at(st, 0, w);
 }
 
 static void row_project(sqlite3_stmt *st, struct project_rec *p)
@@ -418,6 +435,25 @@ static int sq_project_list(struct store *st, const char *ws, struct project_rec 
 static int sq_key_get(struct store *st, const char *id, struct key_rec *out)
 {
 	return get_one((struct sqlite_store *)st, R_KEY_GET, id, (row_fn)row_key, out);
+}
+
+struct key_and_ws {
+	struct key_rec *k;
+	struct workspace_rec *w;
+};
+
+static void row_key_auth(sqlite3_stmt *st, void *out)
+{
+	struct key_and_ws *kw = out;
+	row_key(st, kw->k);
+	row_workspace_at(st, 12, kw->w);
+}
+
+static int sq_key_auth(struct store *st, const char *id, struct key_rec *k,
+		       struct workspace_rec *w)
+{
+	struct key_and_ws kw = {k, w};
+	return get_one((struct sqlite_store *)st, R_KEY_AUTH, id, row_key_auth, &kw);
 }
 
 static int sq_key_list(struct store *st, const char *ws, struct key_rec **out, size_t *n)
@@ -687,6 +723,7 @@ static const struct store_ops sqlite_ops = {
 	.project_list = sq_project_list,
 	.key_get = sq_key_get,
 	.key_list = sq_key_list,
+	.key_auth = sq_key_auth,
 	.stats = sq_stats,
 };
 

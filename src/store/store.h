@@ -115,6 +115,9 @@ struct store_ops {
 	int (*key_get)(struct store *st, const char *id, struct key_rec *out);
 	int (*key_list)(struct store *st, const char *workspace_id, struct key_rec **out,
 			size_t *n);
+	/* A key and its workspace in one read (the authentication hot path). */
+	int (*key_auth)(struct store *st, const char *id, struct key_rec *k,
+			struct workspace_rec *w);
 	void (*stats)(struct store *st, struct store_stats *out);
 };
 
@@ -146,6 +149,9 @@ static inline int store_key_get(struct store *st, const char *id, struct key_rec
 { return st->ops->key_get(st, id, o); }
 static inline int store_key_list(struct store *st, const char *ws, struct key_rec **o, size_t *n)
 { return st->ops->key_list(st, ws, o, n); }
+static inline int store_key_auth(struct store *st, const char *id, struct key_rec *k,
+				 struct workspace_rec *w)
+{ return st->ops->key_auth(st, id, k, w); }
 static inline void store_stats(struct store *st, struct store_stats *o) { st->ops->stats(st, o); }
 
 /* Submits w and blocks until it is committed; returns w->rc. For the CLI and start-up. */

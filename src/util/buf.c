@@ -92,21 +92,27 @@ int buf_json_str(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	int rc = buf_append(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
+	const unsigned char *p = (const unsigned char *)s;
+	while (!rc && *p) {
+		const unsigned char *run = p;   /* copy runs of plain characters at once */
+		while (*p >= 0x20 && *p != '"' && *p != '\\')
+			p++;
+		if (p > run)
+			rc = buf_append(b, run, (size_t)(p - run));
+		if (rc || !*p)
+			break;
 		switch (*p) {
 		case '"': rc = buf_append(b, "\\\"", 2); break;
 		case '\\': rc = buf_append(b, "\\\\", 2); break;
 		case '\n': rc = buf_append(b, "\\n", 2); break;
 		case '\r': rc = buf_append(b, "\\r", 2); break;
 		case '\t': rc = buf_append(b, "\\t", 2); break;
-		default:
-			if (*p < 0x20) {
-				char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-				rc = buf_append(b, esc, 6);
-			} else {
-				rc = buf_append(b, p, 1);
-			}
+		default: {
+			char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+			rc = buf_append(b, esc, 6);
 		}
+		}
+		p++;
 	}
 	if (!rc)
 		rc = buf_append(b, "\"", 1);

@@ -35,10 +35,15 @@ void id_uuid7(char out[UUID_STR_LEN + 1])
 	b[6] = (unsigned char)(0x70 | ((seq >> 8) & 0x0f));
 	b[7] = (unsigned char)(seq & 0xff);
 	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f));
-	snprintf(out, UUID_STR_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-		 b[13], b[14], b[15]);
+	static const char hex[] = "0123456789abcdef";
+	char *o = out;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[b[i] >> 4];
+		*o++ = hex[b[i] & 15];
+	}
+	*o = '\0';
 }
 
 int id_is_uuid(const char *s)

@@ -27,8 +27,27 @@ void time_format_rfc3339(int64_t ms, char *out, size_t n)
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&secs, &tm);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	if (n < 25 || tm.tm_year + 1900 > 9999 || ms < 0) {
+		snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(ms % 1000));
+		return;
+	}
+	/* "YYYY-MM-DDTHH:MM:SS.mmmZ" without printf: this runs for every timestamp we render */
+	int v[7] = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec, (int)(ms % 1000)};
+	static const char seps[] = "--T::.Z";
+	static const int widths[] = {4, 2, 2, 2, 2, 2, 3};
+	char *o = out;
+	for (int i = 0; i < 7; i++) {
+		for (int d = widths[i] - 1; d >= 0; d--) {
+			o[d] = (char)('0' + v[i] % 10);
+			v[i] /= 10;
+		}
+		o += widths[i];
+		*o++ = seps[i];
+	}
+	*o = '\0';
 }
 
 static int parse_digits(const char **p, int n, int *out)

@@ -11,6 +11,7 @@
 #include "util/buf.h"
 #include "util/ids.h"
 #include "util/json.h"
+#include "util/jsonw.h"
 #include "util/timeutil.h"
 
 static void test_buf_cap_is_never_truncating(void **state)
@@ -103,6 +104,50 @@ static void test_uuid7(void **state)
 	assert_false(id_is_uuid("not-a-uuid"));
 }
 
+static void test_json_writer(void **state)
+{
+	(void)state;
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, 1000);
+	jw_init(&w, &b);
+	jw_obj_open(&w, NULL);
+	jw_str(&w, "s", "a\"b");
+	jw_int(&w, "n", -9223372036854775807LL - 1);
+	jw_arr_open(&w, "a");
+	jw_int(&w, NULL, 0);
+	jw_bool(&w, NULL, 1);
+	jw_null(&w, NULL);
+	jw_time(&w, NULL, 1773153000500LL);
+	jw_str_or_null(&w, NULL, "");
+	jw_arr_close(&w);
+	jw_obj_open(&w, "o");
+	jw_obj_close(&w);
+	jw_obj_close(&w);
+	assert_int_equal(jw_finish(&w), 0);
+	assert_string_equal(buf_cstr(&b), "{\"s\":\"a\\\"b\",\"n\":-9223372036854775808,"
+			    "\"a\":[0,true,null,\"2026-03-10T14:30:00.500Z\",null],\"o\":{}}");
+	json_t *v;
+	agd_errbuf eb;
+	assert_int_equal(json_parse(b.data, b.len, 10, &v, &eb), 0);
+	json_decref(v);
+	buf_free(&b);
+	/* a cap hit is sticky and reported */
+	buf_init(&b, 8);
+	jw_init(&w, &b);
+	jw_obj_open(&w, NULL);
+	jw_str(&w, "long", "value that does not fit");
+	jw_obj_close(&w);
+	assert_int_equal(jw_finish(&w), AGD_ETOOBIG);
+	buf_free(&b);
+	/* unbalanced nesting is an error */
+	buf_init(&b, 100);
+	jw_init(&w, &b);
+	jw_obj_open(&w, NULL);
+	assert_int_equal(jw_finish(&w), AGD_EINVAL);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_json_error_position),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_uuid7),
+		cmocka_unit_test(test_json_writer),
 	};
 	return cmocka_run_group_tests_name("caps", tests, NULL, NULL);
 }
