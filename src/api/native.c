@@ -198,13 +198,17 @@ static void reply_write_error(struct req *r, struct store_write *w, const char *
 
 static void async_done(struct store_write *w)
 {
+	/* aw lives in the request's arena, which may be freed as soon as we reply: take what
+	 * is needed into locals first and touch nothing of aw or w afterwards. */
 	struct async_write *aw = w->arg;
 	struct req *r = aw->r;
+	struct buf reply = aw->reply;
+	buf_init(&aw->reply, 0);
 	if (w->rc == 0)
-		http_reply(r, aw->status, "application/json", buf_cstr(&aw->reply), aw->reply.len);
+		http_reply(r, aw->status, "application/json", buf_cstr(&reply), reply.len);
 	else
 		reply_write_error(r, w, aw->conflict_msg);
-	buf_free(&aw->reply);
+	buf_free(&reply);
 }
 
 static struct async_write *async_new(struct req *r, size_t nops, int status)
