@@ -18,6 +18,7 @@
 #include "util/ids.h"
 #include "util/json.h"
 #include "util/jsonw.h"
+#include "util/strutil.h"
 #include "util/timeutil.h"
 
 #include <ctype.h>
@@ -29,18 +30,16 @@
 
 static void scopes_write(struct jsonw *w, const char *key, const char *csv)
 {
+	const char *p = csv, *tok;
+	size_t n;
 	jw_arr_open(w, key);
-	const char *p = csv;
-	while (*p) {
-		const char *e = strchr(p, ',');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n && n < 64) {
-			char one[64];
-			memcpy(one, p, n);
-			one[n] = '\0';
-			jw_str(w, NULL, one);
-		}
-		p += n + (e ? 1 : 0);
+	while (csv_next(&p, &tok, &n)) {
+		char one[64];
+		if (n >= sizeof(one))
+			continue;   /* stored scopes are canonical names; never this long */
+		memcpy(one, tok, n);
+		one[n] = '\0';
+		jw_str(w, NULL, one);
 	}
 	jw_arr_close(w);
 }
@@ -102,6 +101,55 @@ static void reply_written(struct req *r, int status, struct jsonw *w)
 	else
 		http_reply(r, status, "application/json", buf_cstr(w->b), w->b->len);
 	buf_free(w->b);
+}
+
+typedef void (*item_writer)(struct jsonw *w, const void *item, const void *ctx);
+
+static void write_key_item(struct jsonw *w, const void *item, const void *ctx)
+{
+	key_write(w, NULL, item, *(const int64_t *)ctx, NULL, NULL);
+}
+
+static void write_workspace_item(struct jsonw *w, const void *item, const void *ctx)
+{
+	(void)ctx;
+	workspace_write(w, NULL, item);
+}
+
+static void write_project_item(struct jsonw *w, const void *item, const void *ctx)
+{
+	(void)ctx;
+	project_write(w, NULL, item);
+}
+
+/* Answers {"<name>": [items...], "total_count": n}. */
+static void reply_list(struct req *r, const char *name, const void *items, size_t n,
+		       size_t elem, item_writer fn, const void *ctx)
+{
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, REPLY_MAX);
+	jw_init(&w, &b);
+	jw_obj_open(&w, NULL);
+	jw_arr_open(&w, name);
+	for (size_t i = 0; i < n; i++)
+		fn(&w, (const char *)items + i * elem, ctx);
+	jw_arr_close(&w);
+	jw_int(&w, "total_count", (int64_t)n);
+	jw_obj_close(&w);
+	reply_written(r, 200, &w);
+}
+
+/* Answers one object. */
+static void reply_one(struct req *r, int status, item_writer fn, const void *item,
+		      const void *ctx)
+{
+	struct buf b;
+	struct jsonw w;
+	buf_init(&b, REPLY_MAX);
+	jw_init(&w, &b);
+	fn(&w, item, ctx);
+	reply_written(r, status, &w);
 }
 
 /* ---- shared helpers ---- */
@@ -404,19 +452,8 @@ static void h_keys_list(struct req *r)
 		http_error(r, 503, "unavailable", "the store could not be read");
 		return;
 	}
-	struct buf b;
-	struct jsonw w;
-	buf_init(&b, REPLY_MAX);
-	jw_init(&w, &b);
-	jw_obj_open(&w, NULL);
-	jw_arr_open(&w, "keys");
-	for (size_t i = 0; i < n; i++)
-		key_write(&w, NULL, &keys[i], app->cfg->rate_limit, NULL, NULL);
-	jw_arr_close(&w);
-	jw_int(&w, "total_count", (int64_t)n);
-	jw_obj_close(&w);
+	reply_list(r, "keys", keys, n, sizeof(*keys), write_key_item, &app->cfg->rate_limit);
 	free(keys);
-	reply_written(r, 200, &w);
 }
 
 static int visible_key(struct req *r, const char *id, struct key_rec *k)
@@ -439,12 +476,7 @@ static void h_keys_get(struct req *r)
 	struct key_rec k;
 	if (visible_key(r, req_param(r, "id"), &k))
 		return;
-	struct buf b;
-	struct jsonw w;
-	buf_init(&b, REPLY_MAX);
-	jw_init(&w, &b);
-	key_write(&w, NULL, &k, req_app(r)->cfg->rate_limit, NULL, NULL);
-	reply_written(r, 200, &w);
+	reply_one(r, 200, write_key_item, &k, &req_app(r)->cfg->rate_limit);
 }
 
 static void h_keys_revoke(struct req *r)
@@ -489,19 +521,8 @@ static void h_workspaces_list(struct req *r)
 		http_error(r, 503, "unavailable", "the store could not be read");
 		return;
 	}
-	struct buf b;
-	struct jsonw w;
-	buf_init(&b, REPLY_MAX);
-	jw_init(&w, &b);
-	jw_obj_open(&w, NULL);
-	jw_arr_open(&w, "workspaces");
-	for (size_t i = 0; i < n; i++)
-		workspace_write(&w, NULL, &ws[i]);
-	jw_arr_close(&w);
-	jw_int(&w, "total_count", (int64_t)n);
-	jw_obj_close(&w);
+	reply_list(r, "workspaces", ws, n, sizeof(*ws), write_workspace_item, NULL);
 	free(ws);
-	reply_written(r, 200, &w);
 }
 
 static void h_workspaces_create(struct req *r)
@@ -557,12 +578,7 @@ static void h_workspaces_get(struct req *r)
 	struct workspace_rec w;
 	if (visible_workspace(r, req_param(r, "id"), &w))
 		return;
-	struct buf b;
-	struct jsonw jw;
-	buf_init(&b, REPLY_MAX);
-	jw_init(&jw, &b);
-	workspace_write(&jw, NULL, &w);
-	reply_written(r, 200, &jw);
+	reply_one(r, 200, write_workspace_item, &w, NULL);
 }
 
 static void h_projects_list(struct req *r)
@@ -576,19 +592,8 @@ static void h_projects_list(struct req *r)
 		http_error(r, 503, "unavailable", "the store could not be read");
 		return;
 	}
-	struct buf b;
-	struct jsonw w;
-	buf_init(&b, REPLY_MAX);
-	jw_init(&w, &b);
-	jw_obj_open(&w, NULL);
-	jw_arr_open(&w, "projects");
-	for (size_t i = 0; i < n; i++)
-		project_write(&w, NULL, &ps[i]);
-	jw_arr_close(&w);
-	jw_int(&w, "total_count", (int64_t)n);
-	jw_obj_close(&w);
+	reply_list(r, "projects", ps, n, sizeof(*ps), write_project_item, NULL);
 	free(ps);
-	reply_written(r, 200, &w);
 }
 
 static void h_projects_create(struct req *r)
@@ -635,12 +640,7 @@ static void h_projects_get(struct req *r)
 		if (strcmp(p.workspace_id, req_auth(r)->workspace.id) == 0 ||
 		    (store_workspace_get(req_app(r)->store, p.workspace_id, &ws) == 0 &&
 		     strcmp(ws.parent_id, req_auth(r)->workspace.id) == 0)) {
-			struct buf b;
-			struct jsonw w;
-			buf_init(&b, REPLY_MAX);
-			jw_init(&w, &b);
-			project_write(&w, NULL, &p);
-			reply_written(r, 200, &w);
+			reply_one(r, 200, write_project_item, &p, NULL);
 			return;
 		}
 	}

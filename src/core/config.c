@@ -5,6 +5,7 @@
 #include "core/keys.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/strutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -59,26 +60,18 @@ int config_set_listen(struct config *c, const char *s, agd_errbuf *eb)
 
 int config_set_cors(struct config *c, const char *csv, agd_errbuf *eb)
 {
+	const char *p = csv, *tok;
+	size_t n;
 	c->n_cors_origins = 0;
-	const char *p = csv;
-	while (*p) {
-		while (*p == ',' || *p == ' ')
-			p++;
-		if (!*p)
-			break;
-		const char *e = p;
-		while (*e && *e != ',' && *e != ' ')
-			e++;
+	while (csv_next(&p, &tok, &n)) {
 		if (c->n_cors_origins == CONFIG_MAX_ORIGINS)
 			return agd_fail(eb, AGD_EINVAL, "at most %d CORS origins",
 					CONFIG_MAX_ORIGINS);
-		size_t n = (size_t)(e - p);
 		if (n >= sizeof(c->cors_origins[0]))
 			return agd_fail(eb, AGD_EINVAL, "CORS origin is too long");
-		memcpy(c->cors_origins[c->n_cors_origins], p, n);
+		memcpy(c->cors_origins[c->n_cors_origins], tok, n);
 		c->cors_origins[c->n_cors_origins][n] = '\0';
 		c->n_cors_origins++;
-		p = e;
 	}
 	return 0;
 }

@@ -2,6 +2,7 @@
  * scopes.c: the scope name table and parsing.
  */
 #include "core/scopes.h"
+#include "util/strutil.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,24 +31,17 @@ uint32_t scope_from_name(const char *name, size_t len)
 int scopes_parse_csv(const char *csv, uint32_t *mask, agd_errbuf *eb)
 {
 	uint32_t m = 0;
-	const char *p = csv;
-	while (*p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (!*p)
-			break;
-		const char *e = p;
-		while (*e && *e != ',' && *e != ' ')
-			e++;
-		uint32_t bit = scope_from_name(p, (size_t)(e - p));
+	const char *p = csv, *tok;
+	size_t len;
+	while (csv_next(&p, &tok, &len)) {
+		uint32_t bit = scope_from_name(tok, len);
 		if (!bit)
 			return agd_fail(eb, AGD_EINVAL,
 					"unknown scope '%.*s' (known: agents:read, agents:execute, "
 					"agents:stream, agents:write, executions:cancel, "
 					"approvals:write, triggers:write, admin)",
-					(int)(e - p > 64 ? 64 : e - p), p);
+					(int)(len > 64 ? 64 : len), tok);
 		m |= bit;
-		p = e;
 	}
 	*mask = m;
 	return 0;
