@@ -31,6 +31,19 @@ enum rstmt {
 	R_KEY_GET,
 	R_KEY_LIST,
 	R_KEY_AUTH,
+	R_AGENT_GET,
+	R_AGENT_GET_ANY,
+	R_AGENT_LIST,
+	R_AGENT_COUNT,
+	R_REV_LIST,
+	R_REV_GET,
+	R_EXEC_GET,
+	R_EXEC_LIST,
+	R_EXEC_ACTIVE,
+	R_EVENTS,
+	R_STEPS,
+	R_SESSION,
+	R_IDEM_GET,
 	R__COUNT
 };
 
@@ -40,6 +53,21 @@ enum rstmt {
 	"id, kind, workspace_id, COALESCE(project_id,''), name, scopes, secret_sha256, "   \
 	"rate_limit, created_at, COALESCE(last_used_at,0), COALESCE(expires_at,0), "       \
 	"COALESCE(revoked_at,0)"
+
+#define AGENT_COLS                                                                        \
+	"id, workspace_id, COALESCE(project_id,''), slug, status, name, description, config, " \
+	"exposed, deployed_revision, latest_revision, created_at, updated_at"
+#define AGENT_WHERE                                                                       \
+	"AND (?2 = 1 OR status = 'active') AND (?3 = 0 OR exposed = 1) AND "               \
+	"(?4 IS NULL OR name LIKE ?4 ESCAPE '\\' OR description LIKE ?4 ESCAPE '\\' OR "  \
+	"slug LIKE ?4 ESCAPE '\\')"
+#define EXEC_COLS                                                                         \
+	"id, agent_id, workspace_id, COALESCE(project_id,''), COALESCE(key_id,''), source, "  \
+	"dialect, status, COALESCE(session_id,''), COALESCE(parent_id,''), "                  \
+	"COALESCE(idempotency_key,''), COALESCE(model,''), COALESCE(error_code,''), "         \
+	"priority, tool_started, cancel_requested, revision, tokens_in, tokens_out, steps, "  \
+	"attempt, timeout_s, last_seq, created_at, COALESCE(started_at,0), "                  \
+	"COALESCE(completed_at,0), cost_in, cost_out, input, metadata, output, error_message"
 
 static const char *const rstmt_sql[R__COUNT] = {
 	[R_PING] = "SELECT 1",
@@ -59,6 +87,31 @@ static const char *const rstmt_sql[R__COUNT] = {
 		       "COALESCE(k.revoked_at,0), w.id, w.slug, w.name, w.kind, "
 		       "COALESCE(w.parent_id,''), w.created_at "
 		       "FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.id = ?1",
+	[R_AGENT_GET] = "SELECT " AGENT_COLS " FROM agents WHERE workspace_id = ?1 AND "
+			"(id = ?2 OR slug = ?2)",
+	[R_AGENT_GET_ANY] = "SELECT " AGENT_COLS " FROM agents WHERE id = ?1",
+	[R_AGENT_LIST] = "SELECT " AGENT_COLS " FROM agents WHERE workspace_id = ?1 " AGENT_WHERE
+			 " ORDER BY created_at DESC, id DESC LIMIT ?5 OFFSET ?6",
+	[R_AGENT_COUNT] = "SELECT COUNT(*) FROM agents WHERE workspace_id = ?1 " AGENT_WHERE,
+	[R_REV_LIST] = "SELECT revision, created_at, config FROM agent_revisions "
+		       "WHERE agent_id = ?1 ORDER BY revision DESC",
+	[R_REV_GET] = "SELECT revision, created_at, config FROM agent_revisions "
+		      "WHERE agent_id = ?1 AND revision = ?2",
+	[R_EXEC_GET] = "SELECT " EXEC_COLS " FROM executions WHERE id = ?1",
+	[R_EXEC_LIST] = "SELECT " EXEC_COLS " FROM executions WHERE workspace_id = ?1 "
+			"AND (?2 IS NULL OR agent_id = ?2) AND (?3 IS NULL OR status = ?3) "
+			"AND (?4 = 0 OR created_at >= ?4) AND (?5 = 0 OR created_at < ?5) "
+			"AND (?6 IS NULL OR id < ?6) ORDER BY id DESC LIMIT ?7",
+	[R_EXEC_ACTIVE] = "SELECT " EXEC_COLS " FROM executions "
+			  "WHERE status IN ('queued','running','waiting') ORDER BY id",
+	[R_EVENTS] = "SELECT execution_id, seq, created_at, type, data FROM events "
+		     "WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+	[R_STEPS] = "SELECT execution_id, seq, data FROM steps WHERE execution_id = ?1 ORDER BY seq",
+	[R_SESSION] = "SELECT * FROM (SELECT workspace_id, agent_id, session_id, execution_id, seq, "
+		      "created_at, role, content FROM session_messages WHERE workspace_id = ?1 AND "
+		      "agent_id = ?2 AND session_id = ?3 ORDER BY seq DESC LIMIT ?4) ORDER BY seq",
+	[R_IDEM_GET] = "SELECT workspace_id, agent_id, key, fingerprint, execution_id, expires_at "
+		       "FROM idempotency WHERE workspace_id = ?1 AND agent_id = ?2 AND key = ?3",
 };
 
 enum wstmt {
@@ -74,6 +127,18 @@ enum wstmt {
 	W_KEY_REVOKE,
 	W_KEY_TOUCH,
 	W_NOOP,
+	W_AGENT_INSERT,
+	W_REV_INSERT,
+	W_AGENT_REVISE,
+	W_AGENT_FLAGS,
+	W_AGENT_DEPLOY,
+	W_EXEC_INSERT,
+	W_EXEC_UPDATE,
+	W_EXEC_CANCEL,
+	W_EVENT_INSERT,
+	W_STEP_PUT,
+	W_SESSION_APPEND,
+	W_IDEM_INSERT,
 	W__COUNT
 };
 
@@ -96,6 +161,44 @@ static const char *const wstmt_sql[W__COUNT] = {
 	[W_KEY_TOUCH] = "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at,0), ?2) "
 			"WHERE id = ?1",
 	[W_NOOP] = "INSERT INTO bench_writes (created_at) VALUES (?1)",
+	[W_AGENT_INSERT] = "INSERT INTO agents (id, workspace_id, project_id, slug, status, name, "
+			   "description, config, exposed, deployed_revision, latest_revision, "
+			   "created_at, updated_at) VALUES (?1, ?2, NULLIF(?3,''), ?4, ?5, ?6, ?7, "
+			   "?8, ?9, ?10, ?11, ?12, ?13)",
+	[W_REV_INSERT] = "INSERT INTO agent_revisions (agent_id, revision, config, created_at) "
+			 "VALUES (?1, ?2, ?3, ?4)",
+	[W_AGENT_REVISE] = "UPDATE agents SET slug = ?2, name = ?3, description = ?4, "
+			   "latest_revision = ?5, updated_at = ?6, "
+			   "deployed_revision = CASE WHEN ?7 THEN ?5 ELSE deployed_revision END, "
+			   "config = CASE WHEN ?7 THEN ?8 ELSE config END WHERE id = ?1",
+	[W_AGENT_FLAGS] = "UPDATE agents SET status = ?2, exposed = ?3, updated_at = ?4 WHERE id = ?1",
+	[W_AGENT_DEPLOY] = "UPDATE agents SET deployed_revision = ?2, updated_at = ?3, config = "
+			   "(SELECT config FROM agent_revisions WHERE agent_id = ?1 AND revision = ?2) "
+			   "WHERE id = ?1 AND EXISTS (SELECT 1 FROM agent_revisions WHERE "
+			   "agent_id = ?1 AND revision = ?2)",
+	[W_EXEC_INSERT] = "INSERT INTO executions (id, agent_id, revision, workspace_id, project_id, "
+			  "key_id, source, dialect, status, priority, input, metadata, session_id, "
+			  "parent_id, idempotency_key, timeout_s, attempt, last_seq, created_at) VALUES "
+			  "(?1, ?2, ?3, ?4, NULLIF(?5,''), NULLIF(?6,''), ?7, ?8, ?9, ?10, ?11, ?12, "
+			  "NULLIF(?13,''), NULLIF(?14,''), NULLIF(?15,''), ?16, ?17, ?18, ?19)",
+	[W_EXEC_UPDATE] = "UPDATE executions SET status = ?2, output = ?3, error_code = NULLIF(?4,''), "
+			  "error_message = ?5, model = NULLIF(?6,''), tokens_in = ?7, tokens_out = ?8, "
+			  "cost_in = ?9, cost_out = ?10, steps = ?11, attempt = ?12, tool_started = ?13, "
+			  "last_seq = ?14, started_at = NULLIF(?15,0), completed_at = NULLIF(?16,0) "
+			  "WHERE id = ?1",
+	[W_EXEC_CANCEL] = "UPDATE executions SET cancel_requested = 1 WHERE id = ?1",
+	[W_EVENT_INSERT] = "INSERT INTO events (execution_id, seq, type, data, created_at) "
+			   "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[W_STEP_PUT] = "INSERT OR REPLACE INTO steps (execution_id, seq, data) VALUES (?1, ?2, ?3)",
+	[W_SESSION_APPEND] = "INSERT INTO session_messages (workspace_id, agent_id, session_id, seq, "
+			     "role, content, execution_id, created_at) VALUES (?1, ?2, ?3, "
+			     "(SELECT COALESCE(MAX(seq),0) + 1 FROM session_messages WHERE "
+			     "workspace_id = ?1 AND agent_id = ?2 AND session_id = ?3), ?4, ?5, ?6, ?7)",
+	[W_IDEM_INSERT] = "INSERT INTO idempotency (workspace_id, agent_id, key, fingerprint, "
+			  "execution_id, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+			  "ON CONFLICT (workspace_id, agent_id, key) DO UPDATE SET "
+			  "fingerprint = excluded.fingerprint, execution_id = excluded.execution_id, "
+			  "expires_at = excluded.expires_at WHERE idempotency.expires_at <= ?7",
 };
 
 struct reader {
@@ -437,6 +540,345 @@ static int sq_key_get(struct store *st, const char *id, struct key_rec *out)
 	return get_one((struct sqlite_store *)st, R_KEY_GET, id, (row_fn)row_key, out);
 }
 
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	if (!t)
+		return NULL;
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+	char *p = malloc(n + 1);
+	if (p) {
+		memcpy(p, t, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+static void row_agent(sqlite3_stmt *st, void *out)
+{
+	struct agent_rec *a = out;
+	col_text(st, 0, a->id, sizeof(a->id));
+	col_text(st, 1, a->workspace_id, sizeof(a->workspace_id));
+	col_text(st, 2, a->project_id, sizeof(a->project_id));
+	col_text(st, 3, a->slug, sizeof(a->slug));
+	col_text(st, 4, a->status, sizeof(a->status));
+	a->name = col_dup(st, 5);
+	a->description = col_dup(st, 6);
+	a->config = col_dup(st, 7);
+	a->exposed = sqlite3_column_int(st, 8);
+	a->deployed_revision = sqlite3_column_int64(st, 9);
+	a->latest_revision = sqlite3_column_int64(st, 10);
+	a->created_at = sqlite3_column_int64(st, 11);
+	a->updated_at = sqlite3_column_int64(st, 12);
+}
+
+static void row_revision(sqlite3_stmt *st, void *out)
+{
+	struct revision_rec *r = out;
+	r->revision = sqlite3_column_int64(st, 0);
+	r->created_at = sqlite3_column_int64(st, 1);
+	r->config = col_dup(st, 2);
+}
+
+static void row_exec(sqlite3_stmt *st, void *out)
+{
+	struct exec_rec *e = out;
+	col_text(st, 0, e->id, sizeof(e->id));
+	col_text(st, 1, e->agent_id, sizeof(e->agent_id));
+	col_text(st, 2, e->workspace_id, sizeof(e->workspace_id));
+	col_text(st, 3, e->project_id, sizeof(e->project_id));
+	col_text(st, 4, e->key_id, sizeof(e->key_id));
+	col_text(st, 5, e->source, sizeof(e->source));
+	col_text(st, 6, e->dialect, sizeof(e->dialect));
+	col_text(st, 7, e->status, sizeof(e->status));
+	col_text(st, 8, e->session_id, sizeof(e->session_id));
+	col_text(st, 9, e->parent_id, sizeof(e->parent_id));
+	col_text(st, 10, e->idempotency_key, sizeof(e->idempotency_key));
+	col_text(st, 11, e->model, sizeof(e->model));
+	col_text(st, 12, e->error_code, sizeof(e->error_code));
+	e->priority = sqlite3_column_int(st, 13);
+	e->tool_started = sqlite3_column_int(st, 14);
+	e->cancel_requested = sqlite3_column_int(st, 15);
+	e->revision = sqlite3_column_int64(st, 16);
+	e->tokens_in = sqlite3_column_int64(st, 17);
+	e->tokens_out = sqlite3_column_int64(st, 18);
+	e->steps = sqlite3_column_int64(st, 19);
+	e->attempt = sqlite3_column_int64(st, 20);
+	e->timeout_s = sqlite3_column_int64(st, 21);
+	e->last_seq = sqlite3_column_int64(st, 22);
+	e->created_at = sqlite3_column_int64(st, 23);
+	e->started_at = sqlite3_column_int64(st, 24);
+	e->completed_at = sqlite3_column_int64(st, 25);
+	e->cost_in = sqlite3_column_double(st, 26);
+	e->cost_out = sqlite3_column_double(st, 27);
+	e->input = col_dup(st, 28);
+	e->metadata = col_dup(st, 29);
+	e->output = col_dup(st, 30);
+	e->error_message = col_dup(st, 31);
+}
+
+static void row_event(sqlite3_stmt *st, void *out)
+{
+	struct event_rec *e = out;
+	col_text(st, 0, e->execution_id, sizeof(e->execution_id));
+	e->seq = sqlite3_column_int64(st, 1);
+	e->created_at = sqlite3_column_int64(st, 2);
+	col_text(st, 3, e->type, sizeof(e->type));
+	e->data = col_dup(st, 4);
+}
+
+static void row_step(sqlite3_stmt *st, void *out)
+{
+	struct step_rec *s = out;
+	col_text(st, 0, s->execution_id, sizeof(s->execution_id));
+	s->seq = sqlite3_column_int64(st, 1);
+	s->data = col_dup(st, 2);
+}
+
+static void row_session(sqlite3_stmt *st, void *out)
+{
+	struct session_msg *m = out;
+	col_text(st, 0, m->workspace_id, sizeof(m->workspace_id));
+	col_text(st, 1, m->agent_id, sizeof(m->agent_id));
+	col_text(st, 2, m->session_id, sizeof(m->session_id));
+	col_text(st, 3, m->execution_id, sizeof(m->execution_id));
+	m->seq = sqlite3_column_int64(st, 4);
+	m->created_at = sqlite3_column_int64(st, 5);
+	col_text(st, 6, m->role, sizeof(m->role));
+	m->content = col_dup(st, 7);
+}
+
+static void row_idem(sqlite3_stmt *st, void *out)
+{
+	struct idem_rec *r = out;
+	col_text(st, 0, r->workspace_id, sizeof(r->workspace_id));
+	col_text(st, 1, r->agent_id, sizeof(r->agent_id));
+	col_text(st, 2, r->key, sizeof(r->key));
+	col_text(st, 3, r->fingerprint, sizeof(r->fingerprint));
+	col_text(st, 4, r->execution_id, sizeof(r->execution_id));
+	r->expires_at = sqlite3_column_int64(st, 5);
+}
+
+/* Binds text or NULL (for NULL/empty). */
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v && v[0])
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Steps a prepared, bound statement into rows (one when elem is for get_one semantics). */
+static int collect(sqlite3_stmt *st, row_fn fn, size_t elem, void **out, size_t *n)
+{
+	size_t cap = 0, cnt = 0;
+	char *arr = NULL;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			char *na = realloc(arr, cap * elem);
+			if (!na) {
+				free(arr);
+				sqlite3_reset(st);
+				return AGD_ENOMEM;
+			}
+			arr = na;
+		}
+		memset(arr + cnt * elem, 0, elem);
+		fn(st, arr + cnt * elem);
+		cnt++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(arr);
+		return AGD_EIO;
+	}
+	*out = arr;
+	*n = cnt;
+	return 0;
+}
+
+static int collect_one(sqlite3_stmt *st, row_fn fn, void *out)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fn(st, out);
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? AGD_ENOTFOUND : AGD_EIO;
+}
+
+static int sq_agent_get(struct store *stp, const char *ws, const char *id, struct agent_rec *out)
+{
+	struct sqlite_store *s = (struct sqlite_store *)stp;
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st = rstmt(s, ws ? R_AGENT_GET : R_AGENT_GET_ANY);
+	if (!st)
+		return AGD_EIO;
+	if (ws) {
+		bind_opt(st, 1, ws);
+		bind_opt(st, 2, id);
+	} else {
+		bind_opt(st, 1, id);
+	}
+	return collect_one(st, row_agent, out);
+}
+
+static void like_pattern(const char *search, char *out, size_t n)
+{
+	size_t o = 0;
+	out[o++] = '%';
+	for (const char *p = search; *p && o + 3 < n; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			out[o++] = '\\';
+		out[o++] = *p;
+	}
+	out[o++] = '%';
+	out[o] = '\0';
+}
+
+static int sq_agent_list(struct store *stp, const char *ws, const char *search, int archived,
+			 int exposed_only, int limit, int offset, struct agent_rec **out,
+			 size_t *n, int64_t *total)
+{
+	struct sqlite_store *s = (struct sqlite_store *)stp;
+	char pat[600];
+	if (search && search[0])
+		like_pattern(search, pat, sizeof(pat));
+	for (int pass = 0; pass < 2; pass++) {
+		sqlite3_stmt *st = rstmt(s, pass ? R_AGENT_COUNT : R_AGENT_LIST);
+		if (!st)
+			return AGD_EIO;
+		bind_opt(st, 1, ws);
+		sqlite3_bind_int(st, 2, archived);
+		sqlite3_bind_int(st, 3, exposed_only);
+		bind_opt(st, 4, search && search[0] ? pat : NULL);
+		if (!pass) {
+			sqlite3_bind_int(st, 5, limit);
+			sqlite3_bind_int(st, 6, offset);
+			int rc = collect(st, row_agent, sizeof(**out), (void **)out, n);
+			if (rc)
+				return rc;
+		} else {
+			int rc = collect_one(st, row_int, total);
+			if (rc) {
+				agent_recs_free(*out, *n);
+				return AGD_EIO;
+			}
+		}
+	}
+	return 0;
+}
+
+static int sq_revision_list(struct store *stp, const char *agent, struct revision_rec **out,
+			    size_t *n)
+{
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_REV_LIST);
+	if (!st)
+		return AGD_EIO;
+	bind_opt(st, 1, agent);
+	return collect(st, row_revision, sizeof(**out), (void **)out, n);
+}
+
+static int sq_revision_get(struct store *stp, const char *agent, int64_t rev,
+			   struct revision_rec *out)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_REV_GET);
+	if (!st)
+		return AGD_EIO;
+	bind_opt(st, 1, agent);
+	sqlite3_bind_int64(st, 2, rev);
+	return collect_one(st, row_revision, out);
+}
+
+static int sq_exec_get(struct store *stp, const char *id, struct exec_rec *out)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_EXEC_GET);
+	if (!st)
+		return AGD_EIO;
+	bind_opt(st, 1, id);
+	return collect_one(st, row_exec, out);
+}
+
+static int sq_exec_list(struct store *stp, const struct exec_filter *f, struct exec_rec **out,
+			size_t *n)
+{
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_EXEC_LIST);
+	if (!st)
+		return AGD_EIO;
+	bind_opt(st, 1, f->workspace_id);
+	bind_opt(st, 2, f->agent_id);
+	bind_opt(st, 3, f->status);
+	sqlite3_bind_int64(st, 4, f->since);
+	sqlite3_bind_int64(st, 5, f->until);
+	bind_opt(st, 6, f->before_id);
+	sqlite3_bind_int(st, 7, f->limit);
+	return collect(st, row_exec, sizeof(**out), (void **)out, n);
+}
+
+static int sq_exec_active(struct store *stp, struct exec_rec **out, size_t *n)
+{
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_EXEC_ACTIVE);
+	if (!st)
+		return AGD_EIO;
+	return collect(st, row_exec, sizeof(**out), (void **)out, n);
+}
+
+static int sq_events_list(struct store *stp, const char *id, int64_t after, int limit,
+			  struct event_rec **out, size_t *n)
+{
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_EVENTS);
+	if (!st)
+		return AGD_EIO;
+	bind_opt(st, 1, id);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int(st, 3, limit);
+	return collect(st, row_event, sizeof(**out), (void **)out, n);
+}
+
+static int sq_steps_list(struct store *stp, const char *id, struct step_rec **out, size_t *n)
+{
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_STEPS);
+	if (!st)
+		return AGD_EIO;
+	bind_opt(st, 1, id);
+	return collect(st, row_step, sizeof(**out), (void **)out, n);
+}
+
+static int sq_session_history(struct store *stp, const char *ws, const char *agent,
+			      const char *session, int limit, struct session_msg **out, size_t *n)
+{
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_SESSION);
+	if (!st)
+		return AGD_EIO;
+	bind_opt(st, 1, ws);
+	bind_opt(st, 2, agent);
+	bind_opt(st, 3, session);
+	sqlite3_bind_int(st, 4, limit);
+	return collect(st, row_session, sizeof(**out), (void **)out, n);
+}
+
+static int sq_idem_get(struct store *stp, const char *ws, const char *agent, const char *key,
+		       struct idem_rec *out)
+{
+	memset(out, 0, sizeof(*out));
+	sqlite3_stmt *st = rstmt((struct sqlite_store *)stp, R_IDEM_GET);
+	if (!st)
+		return AGD_EIO;
+	bind_opt(st, 1, ws);
+	bind_opt(st, 2, agent);
+	bind_opt(st, 3, key);
+	return collect_one(st, row_idem, out);
+}
+
 struct key_and_ws {
 	struct key_rec *k;
 	struct workspace_rec *w;
@@ -544,6 +986,169 @@ static int apply_op(struct sqlite_store *s, const struct store_op *op, agd_errbu
 				return rc;
 		}
 		return 0;
+	case STORE_OP_AGENT_INSERT: {
+		const struct agent_rec *a = &op->u.agent;
+		st = wbind(s, W_AGENT_INSERT);
+		bind_txt(st, 1, a->id);
+		bind_txt(st, 2, a->workspace_id);
+		bind_txt(st, 3, a->project_id);
+		bind_txt(st, 4, a->slug);
+		bind_txt(st, 5, a->status);
+		bind_txt(st, 6, a->name);
+		bind_txt(st, 7, a->description ? a->description : "");
+		bind_txt(st, 8, a->config);
+		sqlite3_bind_int(st, 9, a->exposed);
+		sqlite3_bind_int64(st, 10, 1);
+		sqlite3_bind_int64(st, 11, 1);
+		sqlite3_bind_int64(st, 12, a->created_at);
+		sqlite3_bind_int64(st, 13, a->updated_at);
+		if ((rc = wstep(s, W_AGENT_INSERT, eb)))
+			return rc;
+		st = wbind(s, W_REV_INSERT);
+		bind_txt(st, 1, a->id);
+		sqlite3_bind_int64(st, 2, 1);
+		bind_txt(st, 3, a->config);
+		sqlite3_bind_int64(st, 4, a->created_at);
+		return wstep(s, W_REV_INSERT, eb);
+	}
+	case STORE_OP_AGENT_REVISE: {
+		const struct agent_rec *a = &op->u.agent;
+		st = wbind(s, W_REV_INSERT);
+		bind_txt(st, 1, a->id);
+		sqlite3_bind_int64(st, 2, a->latest_revision);
+		bind_txt(st, 3, a->config);
+		sqlite3_bind_int64(st, 4, a->updated_at);
+		if ((rc = wstep(s, W_REV_INSERT, eb)))
+			return rc;
+		st = wbind(s, W_AGENT_REVISE);
+		bind_txt(st, 1, a->id);
+		bind_txt(st, 2, a->slug);
+		bind_txt(st, 3, a->name);
+		bind_txt(st, 4, a->description ? a->description : "");
+		sqlite3_bind_int64(st, 5, a->latest_revision);
+		sqlite3_bind_int64(st, 6, a->updated_at);
+		sqlite3_bind_int(st, 7, a->deploy);
+		bind_txt(st, 8, a->config);
+		return wstep(s, W_AGENT_REVISE, eb);
+	}
+	case STORE_OP_AGENT_FLAGS: {
+		const struct agent_rec *a = &op->u.agent;
+		st = wbind(s, W_AGENT_FLAGS);
+		bind_txt(st, 1, a->id);
+		bind_txt(st, 2, a->status);
+		sqlite3_bind_int(st, 3, a->exposed);
+		sqlite3_bind_int64(st, 4, a->updated_at);
+		return wstep(s, W_AGENT_FLAGS, eb);
+	}
+	case STORE_OP_AGENT_DEPLOY: {
+		const struct agent_rec *a = &op->u.agent;
+		st = wbind(s, W_AGENT_DEPLOY);
+		bind_txt(st, 1, a->id);
+		sqlite3_bind_int64(st, 2, a->deployed_revision);
+		sqlite3_bind_int64(st, 3, a->updated_at);
+		rc = wstep(s, W_AGENT_DEPLOY, eb);
+		if (!rc && sqlite3_changes(s->wdb) == 0)
+			rc = agd_fail(eb, AGD_ENOTFOUND, "agent %s has no revision %lld", a->id,
+				      (long long)a->deployed_revision);
+		return rc;
+	}
+	case STORE_OP_EXEC_INSERT: {
+		const struct exec_rec *e = &op->u.exec;
+		st = wbind(s, W_EXEC_INSERT);
+		bind_txt(st, 1, e->id);
+		bind_txt(st, 2, e->agent_id);
+		sqlite3_bind_int64(st, 3, e->revision);
+		bind_txt(st, 4, e->workspace_id);
+		bind_txt(st, 5, e->project_id);
+		bind_txt(st, 6, e->key_id);
+		bind_txt(st, 7, e->source);
+		bind_txt(st, 8, e->dialect);
+		bind_txt(st, 9, e->status);
+		sqlite3_bind_int(st, 10, e->priority);
+		bind_txt(st, 11, e->input ? e->input : "{}");
+		if (e->metadata)
+			bind_txt(st, 12, e->metadata);
+		bind_txt(st, 13, e->session_id);
+		bind_txt(st, 14, e->parent_id);
+		bind_txt(st, 15, e->idempotency_key);
+		sqlite3_bind_int64(st, 16, e->timeout_s);
+		sqlite3_bind_int64(st, 17, e->attempt ? e->attempt : 1);
+		sqlite3_bind_int64(st, 18, e->last_seq);
+		sqlite3_bind_int64(st, 19, e->created_at);
+		return wstep(s, W_EXEC_INSERT, eb);
+	}
+	case STORE_OP_EXEC_UPDATE: {
+		const struct exec_rec *e = &op->u.exec;
+		st = wbind(s, W_EXEC_UPDATE);
+		bind_txt(st, 1, e->id);
+		bind_txt(st, 2, e->status);
+		if (e->output)
+			bind_txt(st, 3, e->output);
+		bind_txt(st, 4, e->error_code);
+		if (e->error_message)
+			bind_txt(st, 5, e->error_message);
+		bind_txt(st, 6, e->model);
+		sqlite3_bind_int64(st, 7, e->tokens_in);
+		sqlite3_bind_int64(st, 8, e->tokens_out);
+		sqlite3_bind_double(st, 9, e->cost_in);
+		sqlite3_bind_double(st, 10, e->cost_out);
+		sqlite3_bind_int64(st, 11, e->steps);
+		sqlite3_bind_int64(st, 12, e->attempt);
+		sqlite3_bind_int(st, 13, e->tool_started);
+		sqlite3_bind_int64(st, 14, e->last_seq);
+		sqlite3_bind_int64(st, 15, e->started_at);
+		sqlite3_bind_int64(st, 16, e->completed_at);
+		return wstep(s, W_EXEC_UPDATE, eb);
+	}
+	case STORE_OP_EXEC_CANCEL:
+		st = wbind(s, W_EXEC_CANCEL);
+		bind_txt(st, 1, op->u.exec.id);
+		return wstep(s, W_EXEC_CANCEL, eb);
+	case STORE_OP_EVENT_INSERT: {
+		const struct event_rec *e = &op->u.event;
+		st = wbind(s, W_EVENT_INSERT);
+		bind_txt(st, 1, e->execution_id);
+		sqlite3_bind_int64(st, 2, e->seq);
+		bind_txt(st, 3, e->type);
+		bind_txt(st, 4, e->data ? e->data : "{}");
+		sqlite3_bind_int64(st, 5, e->created_at);
+		return wstep(s, W_EVENT_INSERT, eb);
+	}
+	case STORE_OP_STEP_PUT: {
+		const struct step_rec *sp = &op->u.step;
+		st = wbind(s, W_STEP_PUT);
+		bind_txt(st, 1, sp->execution_id);
+		sqlite3_bind_int64(st, 2, sp->seq);
+		bind_txt(st, 3, sp->data ? sp->data : "{}");
+		return wstep(s, W_STEP_PUT, eb);
+	}
+	case STORE_OP_SESSION_APPEND: {
+		const struct session_msg *m = &op->u.msg;
+		st = wbind(s, W_SESSION_APPEND);
+		bind_txt(st, 1, m->workspace_id);
+		bind_txt(st, 2, m->agent_id);
+		bind_txt(st, 3, m->session_id);
+		bind_txt(st, 4, m->role);
+		bind_txt(st, 5, m->content ? m->content : "");
+		bind_txt(st, 6, m->execution_id);
+		sqlite3_bind_int64(st, 7, m->created_at);
+		return wstep(s, W_SESSION_APPEND, eb);
+	}
+	case STORE_OP_IDEM_INSERT: {
+		const struct idem_rec *r = &op->u.idem;
+		st = wbind(s, W_IDEM_INSERT);
+		bind_txt(st, 1, r->workspace_id);
+		bind_txt(st, 2, r->agent_id);
+		bind_txt(st, 3, r->key);
+		bind_txt(st, 4, r->fingerprint);
+		bind_txt(st, 5, r->execution_id);
+		sqlite3_bind_int64(st, 6, r->expires_at);
+		sqlite3_bind_int64(st, 7, time_now_ms());
+		rc = wstep(s, W_IDEM_INSERT, eb);
+		if (!rc && sqlite3_changes(s->wdb) == 0)
+			rc = agd_fail(eb, AGD_ECONFLICT, "idempotency key '%s' is taken", r->key);
+		return rc;
+	}
 	case STORE_OP_NOOP_ROW:
 		st = wbind(s, W_NOOP);
 		sqlite3_bind_int64(st, 1, time_now_ms());
@@ -724,6 +1329,17 @@ static const struct store_ops sqlite_ops = {
 	.key_get = sq_key_get,
 	.key_list = sq_key_list,
 	.key_auth = sq_key_auth,
+	.agent_get = sq_agent_get,
+	.agent_list = sq_agent_list,
+	.revision_list = sq_revision_list,
+	.revision_get = sq_revision_get,
+	.exec_get = sq_exec_get,
+	.exec_list = sq_exec_list,
+	.exec_active = sq_exec_active,
+	.events_list = sq_events_list,
+	.steps_list = sq_steps_list,
+	.session_history = sq_session_history,
+	.idem_get = sq_idem_get,
 	.stats = sq_stats,
 };
 

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,3 +56,59 @@ int store_write_sync(struct store *st, struct store_write *w)
 	pthread_cond_destroy(&sw.cv);
 	return w->rc;
 }
+
+void agent_rec_clear(struct agent_rec *a)
+{
+	free(a->name);
+	free(a->description);
+	free(a->config);
+	a->name = a->description = a->config = NULL;
+}
+
+void exec_rec_clear(struct exec_rec *e)
+{
+	free(e->input);
+	free(e->metadata);
+	free(e->output);
+	free(e->error_message);
+	e->input = e->metadata = e->output = e->error_message = NULL;
+}
+
+void revision_rec_clear(struct revision_rec *r)
+{
+	free(r->config);
+	r->config = NULL;
+}
+
+void event_rec_clear(struct event_rec *e)
+{
+	free(e->data);
+	e->data = NULL;
+}
+
+void session_msg_clear(struct session_msg *m)
+{
+	free(m->content);
+	m->content = NULL;
+}
+
+#define DEFINE_RECS_FREE(fn, type, clear)                                                  \
+	void fn(type *a, size_t n)                                                         \
+	{                                                                                  \
+		for (size_t i = 0; a && i < n; i++)                                        \
+			clear(&a[i]);                                                      \
+		free(a);                                                                   \
+	}
+
+static void step_rec_clear(struct step_rec *s)
+{
+	free(s->data);
+	s->data = NULL;
+}
+
+DEFINE_RECS_FREE(agent_recs_free, struct agent_rec, agent_rec_clear)
+DEFINE_RECS_FREE(exec_recs_free, struct exec_rec, exec_rec_clear)
+DEFINE_RECS_FREE(revision_recs_free, struct revision_rec, revision_rec_clear)
+DEFINE_RECS_FREE(event_recs_free, struct event_rec, event_rec_clear)
+DEFINE_RECS_FREE(session_msgs_free, struct session_msg, session_msg_clear)
+DEFINE_RECS_FREE(step_recs_free, struct step_rec, step_rec_clear)
