@@ -5,11 +5,14 @@
  */
 #include "api/api.h"
 #include "core/app.h"
+#include "core/agents.h"
 #include "core/auth.h"
 #include "core/config.h"
 #include "core/keys.h"
 #include "core/ratelimit.h"
 #include "core/scopes.h"
+#include "engine/engine.h"
+#include "engine/hub.h"
 #include "http/http.h"
 #include "http/metrics.h"
 #include "store/store.h"
@@ -18,6 +21,7 @@
 #include "util/timeutil.h"
 #include "version.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,6 +142,58 @@ static int bootstrap(struct store *st, FILE *out)
 	return 0;
 }
 
+/* Applies every *.json agent definition in cfg->agents_dir (in name order) to the default
+ * workspace: created when its slug is new, else updated (a new revision when it changed). */
+static int apply_agents_dir(struct app *app)
+{
+	const struct config *cfg = app->cfg;
+	if (!cfg->agents_dir[0])
+		return 0;
+	struct dirent **names;
+	int n = scandir(cfg->agents_dir, &names, NULL, alphasort);
+	if (n < 0) {
+		fprintf(stderr, "agentd serve: cannot read agents_dir %s: %s\n", cfg->agents_dir,
+			strerror(errno));
+		return -1;
+	}
+	struct workspace_rec ws;
+	int rc = 0;
+	if (store_workspace_get(app->store, "default", &ws) != 0) {
+		fprintf(stderr, "agentd serve: agents_dir needs the 'default' workspace\n");
+		rc = -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *nm = names[i]->d_name;
+		size_t l = strlen(nm);
+		if (!rc && l > 5 && strcmp(nm + l - 5, ".json") == 0) {
+			char path[1024];
+			snprintf(path, sizeof(path), "%s/%s", cfg->agents_dir, nm);
+			json_error_t je;
+			json_t *def = json_load_file(path, 0, &je);
+			agd_errbuf eb;
+			struct agent_rec a;
+			int created;
+			if (!def) {
+				fprintf(stderr, "agentd serve: %s: line %d, column %d: %s\n", path,
+					je.line, je.column, je.text);
+				rc = -1;
+			} else if (agent_apply_sync(app->store, cfg, &ws, def, &a, &created, &eb)) {
+				fprintf(stderr, "agentd serve: %s: %s\n", path, eb.msg);
+				rc = -1;
+			} else {
+				log_info("agent '%s' %s from %s (revision %lld)", a.slug,
+					 created ? "created" : "applied", nm,
+					 (long long)a.latest_revision);
+				agent_rec_clear(&a);
+			}
+			json_decref(def);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
 /* ---- serve ---- */
 
 static const char serve_help[] =
@@ -227,6 +283,17 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	app.metrics = metrics_create(app.router);
+	app.hub = hub_create();
+	if (!app.hub || engine_create(&app, &app.engine, &eb)) {
+		fprintf(stderr, "agentd serve: cannot create the engine: %s\n", eb.msg);
+		return 1;
+	}
+	if (apply_agents_dir(&app))
+		return 1;
+	if (engine_start(app.engine, &eb)) {
+		fprintf(stderr, "agentd serve: %s\n", eb.msg);
+		return 1;
+	}
 	struct http_server_opts ho = {
 		.host = cfg.listen_host,
 		.port = cfg.listen_port,
@@ -270,6 +337,9 @@ static int cmd_serve(int argc, char **argv)
 	log_info("received signal %d: draining", sig);
 	app.draining = 1;
 	http_server_quiesce(hs);
+	/* running executions get the grace period to finish; then streams and waiters end */
+	engine_stop(app.engine, cfg.shutdown_grace_s);
+	hub_close_all(app.hub);
 	int64_t deadline = time_mono_us() + (int64_t)cfg.shutdown_grace_s * 1000000;
 	while (http_server_inflight(hs) > 0 && time_mono_us() < deadline) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
@@ -281,6 +351,9 @@ static int cmd_serve(int argc, char **argv)
 	http_server_stop(hs);
 	keyuse_flush(app.keyuse, st, 1);
 	store_close(st);
+	engine_destroy(app.engine);
+	hub_destroy(app.hub);
+	config_free(&cfg);
 	metrics_destroy(app.metrics);
 	keyuse_destroy(app.keyuse);
 	ratelimit_destroy(app.rl);

@@ -5,6 +5,9 @@
 #include "core/config.h"
 #include "core/schema.h"
 #include "util/buf.h"
+#include "util/ids.h"
+#include "util/timeutil.h"
+#include "store/store.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -433,4 +436,186 @@ char *agent_render_input(json_t *config, json_t *input)
 		return strdup(only);
 	char *s = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
 	return s ? s : strdup("{}");
+}
+
+static const char *const create_extra[] = {"exposed", "project_id", NULL};
+static const char *const revise_extra[] = {"exposed", "deploy", NULL};
+
+static int check_agent_tools(struct store *st, const char *ws, json_t *config, agd_errbuf *eb)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(json_object_get(config, "tools"), i, t) {
+		if (strcmp(json_string_value(json_object_get(t, "type")), "agent") != 0)
+			continue;
+		struct agent_rec a;
+		const char *ref = json_string_value(json_object_get(t, "agent"));
+		if (store_agent_get(st, ws, ref, &a) != 0)
+			return agd_fail(eb, AGD_EINVAL, "tools[%zu].agent: no agent '%s' in this "
+					"workspace", i, ref);
+		agent_rec_clear(&a);
+	}
+	return 0;
+}
+
+static int bool_field(json_t *def, const char *k, int *out, agd_errbuf *eb)
+{
+	json_t *v = json_object_get(def, k);
+	*out = -1;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return agd_fail(eb, AGD_EINVAL, "field '%s' must be true or false", k);
+	*out = json_is_true(v);
+	return 0;
+}
+
+int agent_prepare_create(struct store *st, const struct config *cfg,
+			 const struct workspace_rec *ws, json_t *def, struct agent_rec *out,
+			 agd_errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *config;
+	int exposed, rc;
+	if ((rc = agent_config_build(cfg, def, create_extra, &config, eb)) ||
+	    (rc = bool_field(def, "exposed", &exposed, eb)))
+		return rc;
+	if ((rc = check_agent_tools(st, ws->id, config, eb))) {
+		json_decref(config);
+		return rc;
+	}
+	const char *pid = json_string_value(json_object_get(def, "project_id"));
+	if (pid && pid[0]) {
+		struct project_rec p;
+		if (store_project_get(st, pid, &p) != 0 || strcmp(p.workspace_id, ws->id) != 0) {
+			json_decref(config);
+			return agd_fail(eb, AGD_EINVAL, "field 'project_id': no project %s in this "
+					"workspace", pid);
+		}
+		snprintf(out->project_id, sizeof(out->project_id), "%s", pid);
+	}
+	id_uuid7(out->id);
+	snprintf(out->workspace_id, sizeof(out->workspace_id), "%s", ws->id);
+	const char *slug = json_string_value(json_object_get(def, "slug"));
+	if (slug)
+		snprintf(out->slug, sizeof(out->slug), "%s", slug);
+	else
+		agent_slugify(json_string_value(json_object_get(config, "name")), out->slug,
+			      sizeof(out->slug));
+	snprintf(out->status, sizeof(out->status), "active");
+	out->name = strdup(json_string_value(json_object_get(config, "name")));
+	out->description = strdup(json_string_value(json_object_get(config, "description")));
+	out->config = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(config);
+	out->exposed = exposed == 1;
+	out->deployed_revision = out->latest_revision = 1;
+	out->created_at = out->updated_at = time_now_ms();
+	out->deploy = 1;
+	return 0;
+}
+
+int agent_prepare_revise(struct store *st, const struct config *cfg, const struct agent_rec *cur,
+			 json_t *patch, int deploy, struct agent_rec *out, int *exposed,
+			 agd_errbuf *eb)
+{
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(patch))
+		return agd_fail(eb, AGD_EINVAL, "the request body must be a JSON object");
+	int rc;
+	if ((rc = bool_field(patch, "exposed", exposed, eb)))
+		return rc;
+	/* the latest revision is the base, so undeployed edits are not lost */
+	struct revision_rec latest;
+	json_t *merged = NULL;
+	if (store_revision_get(st, cur->id, cur->latest_revision, &latest) == 0) {
+		merged = json_loads(latest.config, 0, NULL);
+		revision_rec_clear(&latest);
+	}
+	if (!merged)
+		merged = json_loads(cur->config ? cur->config : "{}", 0, NULL);
+	if (!merged)
+		return agd_fail(eb, AGD_EINTERNAL, "the stored agent config is not valid JSON");
+	json_object_set_new(merged, "slug", json_string(cur->slug));
+	const char *k;
+	json_t *v;
+	json_object_foreach(patch, k, v) {
+		if (strcmp(k, "exposed") == 0 || strcmp(k, "deploy") == 0)
+			continue;
+		if (json_is_null(v))
+			json_object_del(merged, k);
+		else
+			json_object_set(merged, k, v);
+	}
+	json_t *config;
+	rc = agent_config_build(cfg, merged, revise_extra, &config, eb);
+	const char *slug = json_string_value(json_object_get(merged, "slug"));
+	if (!rc && (rc = check_agent_tools(st, cur->workspace_id, config, eb)))
+		json_decref(config);
+	if (rc) {
+		json_decref(merged);
+		return rc;
+	}
+	*out = *cur;
+	snprintf(out->slug, sizeof(out->slug), "%s", slug ? slug : cur->slug);
+	json_decref(merged);
+	out->name = strdup(json_string_value(json_object_get(config, "name")));
+	out->description = strdup(json_string_value(json_object_get(config, "description")));
+	out->config = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(config);
+	out->latest_revision = cur->latest_revision + 1;
+	out->deploy = deploy;
+	if (deploy)
+		out->deployed_revision = out->latest_revision;
+	out->updated_at = time_now_ms();
+	return 0;
+}
+
+int agent_apply_sync(struct store *st, const struct config *cfg, const struct workspace_rec *ws,
+		     json_t *def, struct agent_rec *out, int *created, agd_errbuf *eb)
+{
+	char slug[64];
+	const char *s = json_string_value(json_object_get(def, "slug"));
+	const char *name = json_string_value(json_object_get(def, "name"));
+	if (s)
+		snprintf(slug, sizeof(slug), "%s", s);
+	else if (name)
+		agent_slugify(name, slug, sizeof(slug));
+	else
+		return agd_fail(eb, AGD_EINVAL, "field 'name' is required");
+	struct agent_rec cur;
+	struct store_op ops[2];
+	memset(ops, 0, sizeof(ops));
+	size_t nops = 1;
+	int rc;
+	if (store_agent_get(st, ws->id, slug, &cur) == 0) {
+		int exposed;
+		json_t *patch = json_deep_copy(def);
+		json_object_del(patch, "project_id");
+		rc = agent_prepare_revise(st, cfg, &cur, patch, 1, &ops[0].u.agent, &exposed, eb);
+		json_decref(patch);
+		ops[0].kind = STORE_OP_AGENT_REVISE;
+		if (!rc && exposed >= 0) {
+			ops[1].kind = STORE_OP_AGENT_FLAGS;
+			ops[1].u.agent = ops[0].u.agent;
+			ops[1].u.agent.exposed = exposed;
+			nops = 2;
+		}
+		*created = 0;
+		agent_rec_clear(&cur);
+	} else {
+		rc = agent_prepare_create(st, cfg, ws, def, &ops[0].u.agent, eb);
+		ops[0].kind = STORE_OP_AGENT_INSERT;
+		*created = 1;
+	}
+	if (rc)
+		return rc;
+	struct store_write w = {.ops = ops, .nops = nops};
+	if (store_write_sync(st, &w)) {
+		agent_rec_clear(&ops[0].u.agent);
+		return agd_fail(eb, w.rc, "%s", w.err.msg);
+	}
+	if (nops == 2)
+		ops[0].u.agent.exposed = ops[1].u.agent.exposed;
+	*out = ops[0].u.agent;
+	return 0;
 }

@@ -45,4 +45,28 @@ const char *priority_name(int p);
  */
 char *agent_render_input(json_t *config, json_t *input);
 
+struct store;
+struct workspace_rec;
+struct agent_rec;
+
+/*
+ * Prepares a new agent (revision 1, deployed) from a definition; `exposed` and `project_id`
+ * are read from def too. Checks that agent tools name agents of the workspace. out's heap
+ * strings belong to the caller (agent_rec_clear).
+ */
+int agent_prepare_create(struct store *st, const struct config *cfg,
+			 const struct workspace_rec *ws, json_t *def, struct agent_rec *out,
+			 agd_errbuf *eb);
+/*
+ * Prepares the next revision of cur: the fields in patch replace the current ones (null
+ * removes an optional field). Sets out->deploy from `deploy`. `exposed` in the patch is
+ * returned in *exposed (-1 when absent).
+ */
+int agent_prepare_revise(struct store *st, const struct config *cfg, const struct agent_rec *cur,
+			 json_t *patch, int deploy, struct agent_rec *out, int *exposed,
+			 agd_errbuf *eb);
+/* Creates or updates (by slug, or by name's slug) synchronously: for start-up and the CLI. */
+int agent_apply_sync(struct store *st, const struct config *cfg, const struct workspace_rec *ws,
+		     json_t *def, struct agent_rec *out, int *created, agd_errbuf *eb);
+
 #endif

@@ -14,6 +14,8 @@ struct ratelimit;
 struct keyuse;
 struct router;
 struct metrics;
+struct engine;
+struct hub;
 
 struct app {
 	const struct config *cfg;
@@ -22,6 +24,8 @@ struct app {
 	struct keyuse *keyuse;
 	struct router *router;
 	struct metrics *metrics;
+	struct engine *engine;
+	struct hub *hub;
 	int64_t started_ms;
 	volatile int draining;   /* set at shutdown: /readyz answers 503 */
 };

@@ -74,6 +74,27 @@ void http_error(struct req *r, int status, const char *code, const char *fmt, ..
 /* Parks the request: the handler will reply later from another thread. */
 void http_suspend(struct req *r);
 
+/*
+ * Wakes a suspended request: fn runs on an http thread and must reply (or suspend again).
+ * Callable from any thread, once per suspension.
+ */
+void http_wake(struct req *r, route_handler fn);
+
+/*
+ * Streamed replies (SSE, NDJSON). http_stream_start, called by a handler, answers with status
+ * and content type and a body written later, from any thread, by http_stream_write. The body
+ * ends after http_stream_end once what was written has been sent. The stream is freed when
+ * both its producer (http_stream_release) and the connection are done with it.
+ */
+struct http_stream;
+struct http_stream *http_stream_start(struct req *r, int status, const char *content_type);
+/* Queues bytes; returns 0, or -1 when the client has gone, the stream has ended, or more than
+ * the stream's cap (8 MiB) is waiting unread. */
+int http_stream_write(struct http_stream *s, const char *data, size_t n);
+void http_stream_end(struct http_stream *s);
+void http_stream_release(struct http_stream *s);
+int http_stream_gone(struct http_stream *s);
+
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);
 /* The error renderers shared by dialects. */

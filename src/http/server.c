@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -75,7 +76,143 @@ struct req {
 	int nhdrs;
 	const char *cors_origin;
 	const char *err_code;
+	struct http_stream *stream;   /* not owned: the response holds it */
+	size_t stream_sent;
+	route_handler wake_fn;
 };
+
+static void finish_reply(struct req *r);
+
+#define STREAM_MAX_PENDING (8u << 20)
+
+struct http_stream {
+	pthread_mutex_t mu;
+	struct MHD_Connection *conn;
+	struct buf pending;
+	size_t off;
+	int ended, gone, suspended, refs;
+	size_t sent;
+};
+
+static void stream_unref(struct http_stream *s)
+{
+	int last;
+	pthread_mutex_lock(&s->mu);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (last) {
+		buf_free(&s->pending);
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+	}
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	(void)pos;
+	struct http_stream *s = cls;
+	pthread_mutex_lock(&s->mu);
+	size_t avail = s->pending.len - s->off;
+	if (avail) {
+		size_t n = avail < max ? avail : max;
+		memcpy(out, s->pending.data + s->off, n);
+		s->off += n;
+		s->sent += n;
+		if (s->off == s->pending.len) {
+			buf_reset(&s->pending);
+			s->off = 0;
+		}
+		pthread_mutex_unlock(&s->mu);
+		return (ssize_t)n;
+	}
+	if (s->ended) {
+		pthread_mutex_unlock(&s->mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	/* nothing to send yet: park the connection until the producer writes */
+	s->suspended = 1;
+	MHD_suspend_connection(s->conn);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+static void stream_free_cb(void *cls)
+{
+	struct http_stream *s = cls;
+	pthread_mutex_lock(&s->mu);
+	s->gone = 1;
+	pthread_mutex_unlock(&s->mu);
+	stream_unref(s);
+}
+
+static void stream_wake_locked(struct http_stream *s)
+{
+	if (s->suspended) {
+		s->suspended = 0;
+		MHD_resume_connection(s->conn);
+	}
+}
+
+int http_stream_write(struct http_stream *s, const char *data, size_t n)
+{
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	if (s->gone || s->ended || s->pending.len - s->off + n > STREAM_MAX_PENDING)
+		rc = -1;
+	else if (buf_append(&s->pending, data, n))
+		rc = -1;
+	else
+		stream_wake_locked(s);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+void http_stream_end(struct http_stream *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->ended = 1;
+	stream_wake_locked(s);
+	pthread_mutex_unlock(&s->mu);
+}
+
+int http_stream_gone(struct http_stream *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int g = s->gone;
+	pthread_mutex_unlock(&s->mu);
+	return g;
+}
+
+void http_stream_release(struct http_stream *s)
+{
+	/* a producer that lets go without ending still lets the client finish cleanly */
+	http_stream_end(s);
+	stream_unref(s);
+}
+
+struct http_stream *http_stream_start(struct req *r, int status, const char *content_type)
+{
+	struct http_stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	pthread_mutex_init(&s->mu, NULL);
+	buf_init(&s->pending, STREAM_MAX_PENDING);
+	s->conn = r->conn;
+	s->refs = 2;   /* the connection's response and the producer */
+	r->stream = s;
+	r->status = status;
+	r->ctype = content_type;
+	http_header(r, "Cache-Control", "no-cache");
+	http_header(r, "X-Accel-Buffering", "no");
+	finish_reply(r);
+	return s;
+}
+
+void http_wake(struct req *r, route_handler fn)
+{
+	r->wake_fn = fn;
+	MHD_resume_connection(r->conn);
+}
 
 /* ---- accessors ---- */
 
@@ -207,13 +344,25 @@ static void add_hdr(struct MHD_Response *resp, const char *n, const char *v)
 
 static enum MHD_Result send_reply(struct req *r)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(
-		r->resp_len, r->resp, r->resp ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (!resp)
-		return MHD_NO;
-	r->resp = NULL; /* owned by the response now */
-	if (r->resp_len)
+	struct MHD_Response *resp;
+	if (r->stream) {
+		resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader,
+							 r->stream, stream_free_cb);
+		if (!resp) {
+			stream_unref(r->stream);
+			return MHD_NO;
+		}
 		add_hdr(resp, "Content-Type", r->ctype);
+	} else {
+		resp = MHD_create_response_from_buffer(
+			r->resp_len, r->resp,
+			r->resp ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		r->resp = NULL; /* owned by the response now */
+		if (r->resp_len)
+			add_hdr(resp, "Content-Type", r->ctype);
+	}
 	add_hdr(resp, "X-Request-Id", r->request_id);
 	if (r->authed) {
 		char v[32];
@@ -483,8 +632,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		r->state = RS_BODY;
 		return MHD_YES;
 	}
-	if (r->state == RS_SUSPENDED)
-		return r->ready ? send_reply(r) : MHD_YES;
+	if (r->state == RS_SUSPENDED) {
+		if (r->ready)
+			return send_reply(r);
+		if (!r->wake_fn)
+			return MHD_YES;
+		route_handler fn = r->wake_fn;
+		r->wake_fn = NULL;
+		r->state = RS_BODY;
+		fn(r);
+		if (r->state == RS_SUSPENDED)
+			return MHD_YES;
+		if (!r->ready)
+			http_error(r, 500, "internal", "the handler produced no response");
+		return send_reply(r);
+	}
 	if (r->state == RS_SENT)
 		return MHD_YES;
 	if (*upload_size) {
@@ -514,7 +676,7 @@ static void access_log(struct req *r, int64_t dur_us)
 	buf_puts(&b, ",\"path\":");
 	buf_json_str(&b, r->path);
 	buf_printf(&b, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f", r->status,
-		   r->resp_len, (double)dur_us / 1000.0);
+		   r->stream ? r->stream_sent : r->resp_len, (double)dur_us / 1000.0);
 	if (r->authed) {
 		buf_puts(&b, ",\"key_id\":");
 		buf_json_str(&b, r->auth.key.id);
