@@ -51,7 +51,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(OBJ)
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BIN) serve --data-dir $(DATA_DIR) --listen $(LISTEN)
+	$(BIN) serve --data-dir $(DATA_DIR) --listen $(LISTEN) --config examples/agentd.json
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

@@ -5,6 +5,7 @@
  * Handlers run on http threads; the async completions of writes run on the store writer.
  */
 #include "api/api.h"
+#include "api/native_int.h"
 #include "core/app.h"
 #include "core/auth.h"
 #include "core/config.h"
@@ -661,6 +662,21 @@ static const struct route native_routes[] = {
 	{"GET", "/projects", h_projects_list, SCOPE_ADMIN, 0, 0},
 	{"POST", "/projects", h_projects_create, SCOPE_ADMIN, KB(16), ROUTE_JSON_REQUIRED},
 	{"GET", "/projects/{id}", h_projects_get, SCOPE_ADMIN, 0, 0},
+	{"GET", "/agents", h_agents_list, SCOPE_AGENTS_READ, 0, 0},
+	{"POST", "/agents", h_agents_create, SCOPE_AGENTS_WRITE, KB(1024), ROUTE_JSON_REQUIRED},
+	{"GET", "/agents/{id}", h_agents_get, SCOPE_AGENTS_READ, 0, 0},
+	{"PATCH", "/agents/{id}", h_agents_patch, SCOPE_AGENTS_WRITE, KB(1024), ROUTE_JSON_REQUIRED},
+	{"DELETE", "/agents/{id}", h_agents_archive, SCOPE_AGENTS_WRITE, KB(4), ROUTE_JSON},
+	{"GET", "/agents/{id}/revisions", h_agents_revisions, SCOPE_AGENTS_READ, 0, 0},
+	{"POST", "/agents/{id}/deploy", h_agents_deploy, SCOPE_AGENTS_WRITE, KB(4),
+	 ROUTE_JSON_REQUIRED},
+	{"POST", "/agents/{id}/executions", h_executions_create, SCOPE_AGENTS_EXECUTE, KB(1024),
+	 ROUTE_JSON},
+	{"GET", "/executions", h_executions_list, SCOPE_AGENTS_READ, 0, 0},
+	{"GET", "/executions/{id}", h_executions_get, SCOPE_AGENTS_READ, 0, 0},
+	{"POST", "/executions/{id}/cancel", h_executions_cancel, SCOPE_EXECUTIONS_CANCEL, KB(4),
+	 ROUTE_JSON},
+	{"GET", "/executions/{id}/events", h_executions_events, SCOPE_AGENTS_READ, 0, 0},
 };
 
 const struct dialect native_dialect = {

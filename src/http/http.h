@@ -60,6 +60,9 @@ json_t *req_json(const struct req *r);        /* borrowed; NULL when no body */
 const struct auth *req_auth(const struct req *r); /* NULL on public routes */
 struct arena *req_arena(struct req *r);
 struct app *req_app(const struct req *r);
+/* A pointer a handler keeps on its request across a suspension (e.g. an arena string). */
+void req_set_ctx(struct req *r, void *ctx);
+void *req_ctx(const struct req *r);
 
 /* Adds a response header (copied). */
 void http_header(struct req *r, const char *name, const char *value);

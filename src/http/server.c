@@ -79,6 +79,7 @@ struct req {
 	struct http_stream *stream;   /* not owned: the response holds it */
 	size_t stream_sent;
 	route_handler wake_fn;
+	void *ctx;
 };
 
 static void finish_reply(struct req *r);
@@ -221,6 +222,8 @@ const char *req_path(const struct req *r) { return r->path; }
 const char *req_id(const struct req *r) { return r->request_id; }
 struct arena *req_arena(struct req *r) { return &r->arena; }
 struct app *req_app(const struct req *r) { return r->srv->o.app; }
+void req_set_ctx(struct req *r, void *ctx) { r->ctx = ctx; }
+void *req_ctx(const struct req *r) { return r->ctx; }
 json_t *req_json(const struct req *r) { return r->json; }
 const struct auth *req_auth(const struct req *r) { return r->authed ? &r->auth : NULL; }
 
@@ -333,6 +336,8 @@ void http_error(struct req *r, int status, const char *code, const char *fmt, ..
 
 void http_suspend(struct req *r)
 {
+	if (r->state == RS_SUSPENDED)
+		return;   /* already parked (e.g. a handler, then a waiter on another thread) */
 	r->state = RS_SUSPENDED;
 	MHD_suspend_connection(r->conn);
 }
