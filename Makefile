@@ -28,6 +28,7 @@ OBJ  := $(SRC:%.c=$(BUILD)/%.o)
 MAIN := $(BUILD)/src/main.o
 BIN  := $(BUILD)/agentd
 
+FAKEMODEL := $(BUILD)/fakemodel
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -49,6 +50,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(OBJ) $(LDFLAGS) $(PKG_LIBS) -lcmocka $(LDLIBS)
 
+$(FAKEMODEL): tests/tools/fakemodel.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Wno-missing-prototypes -o $@ $< $(LDFLAGS) $(PKG_LIBS) $(LDLIBS)
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	$(BIN) serve --data-dir $(DATA_DIR) --listen $(LISTEN) --config examples/agentd.json
@@ -56,8 +61,8 @@ run: deps
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-api: $(BIN)
-	AGENTD_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q tests/api
+api: $(BIN) $(FAKEMODEL)
+	AGENTD_BIN=$(abspath $(BIN)) FAKEMODEL_BIN=$(abspath $(FAKEMODEL)) $(PYTHON) -m pytest -q tests/api
 
 test: deps
 	@$(MAKE) --no-print-directory all

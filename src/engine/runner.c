@@ -746,8 +746,10 @@ static void tool_done(struct run *r, size_t i, const char *result, int is_error)
 	const char *name = json_string_value(json_object_get(t->call, "name"));
 	emit(r, "tool.result", json_pack("{s:s, s:s, s:s, s:b}", "id", id ? id : "", "name", name,
 					 "result", t->result, "error", is_error));
+	const char *args = json_string_value(json_object_get(t->call, "arguments"));
+	json_t *input = args ? json_loads(args, JSON_DECODE_ANY, NULL) : NULL;
 	trace_step(r, t->type, name, is_error ? "failed" : "completed", t->started,
-		   json_pack("{s:O, s:s}", "input", json_object_get(t->call, "arguments"),
+		   json_pack("{s:o, s:s}", "input", input ? input : json_string(args ? args : ""),
 			     is_error ? "error" : "result", t->result));
 	if (--r->tools_pending == 0)
 		continue_after_tools(r);
