@@ -261,8 +261,25 @@ char *flush_own(struct flush *f, char *s)
 	return s;
 }
 
+void flush_release(struct flush *f, struct engine_job *job)
+{
+	job->next = f->releases;
+	f->releases = job;
+}
+
+static void flush_do_releases(struct flush *f)
+{
+	while (f->releases) {
+		struct engine_job *j = f->releases;
+		f->releases = j->next;
+		sched_release(f->app->engine, j);
+		engine_job_free(j);
+	}
+}
+
 static void flush_free(struct flush *f)
 {
+	flush_do_releases(f);
 	for (size_t i = 0; i < f->nstrs; i++)
 		free(f->strs[i]);
 	free(f->strs);
@@ -280,14 +297,17 @@ static void flush_done(struct store_write *w)
 			if (f->ops[i].kind == STORE_OP_EVENT_INSERT)
 				hub_publish(f->app->hub, f->ops[i].u.event.execution_id,
 					    &f->ops[i].u.event, 1);
+	flush_do_releases(f);
 	flush_free(f);
 }
 
 /* Submits what f holds (if anything) and returns a fresh flush. */
 struct flush *flush_commit(struct flush *f)
 {
-	if (!f->nops)
+	if (!f->nops) {
+		flush_do_releases(f);
 		return f;
+	}
 	struct flush *next = flush_new(f->app);
 	f->w.ops = f->ops;
 	f->w.nops = f->nops;

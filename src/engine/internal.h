@@ -30,9 +30,14 @@ struct flush {
 	char **strs;                 /* heap strings the ops point to */
 	size_t nstrs, scap;
 	struct app *app;
+	/* scheduler slots to free once this write is durable (a session's next turn must see
+	 * what this one wrote) */
+	struct engine_job *releases;
 };
 
 struct flush *flush_new(struct app *app);
+/* Frees job's scheduler slot after f commits (consumes job). */
+void flush_release(struct flush *f, struct engine_job *job);
 struct store_op *flush_op(struct flush *f);
 /* Takes ownership of s (freed after the write) and returns it. */
 char *flush_own(struct flush *f, char *s);

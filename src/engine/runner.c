@@ -406,7 +406,8 @@ static void finish(struct run *r, const char *status, const char *code, const ch
 		atomic_fetch_add(&en->n_cancelled, 1);
 	else
 		atomic_fetch_add(&en->n_failed, 1);
-	sched_release(en, r->job);
+	flush_release(r->w->fl, r->job);   /* after the commit of what this run wrote */
+	r->job = NULL;
 	run_free(r);
 }
 

@@ -12,6 +12,8 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("AGENTD_BIN", os.path.join(ROOT, "build", "agentd"))
+FAKEMODEL = os.environ.get("FAKEMODEL_BIN", os.path.join(ROOT, "build", "fakemodel"))
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")
 
 
 class Server:
@@ -142,3 +144,82 @@ def make_server(tmp_path):
 @pytest.fixture
 def server(make_server):
     return make_server()
+
+
+class FakeModel:
+    def __init__(self):
+        self.proc = subprocess.Popen([FAKEMODEL, "--listen", "127.0.0.1:0"],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"listening on (http://\S+)", line)
+        if not m:
+            raise RuntimeError("fakemodel did not start")
+        self.url = m.group(1)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def fakemodel():
+    fm = FakeModel()
+    yield fm
+    fm.stop()
+
+
+def engine_config(fm, **extra):
+    """A server config with providers on the fake model server and the test scripts as
+    custom agent commands."""
+    py = "/usr/bin/python3"
+    cfg = {
+        "providers": {
+            "fake": {"kind": "openai", "base_url": fm.url + "/v1", "max_retries": 2},
+            "fakean": {"kind": "anthropic", "base_url": fm.url},
+            "fakeplain": {"kind": "openai", "base_url": fm.url + "/v1", "stream": False},
+            "down": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "max_retries": 1},
+        },
+        "custom_agents": {
+            "stream": {"command": [py, os.path.join(SCRIPTS, "stream_agent.py")]},
+            "plain": {"command": [py, os.path.join(SCRIPTS, "plain_agent.py")]},
+            "sleepy": {"command": [py, os.path.join(SCRIPTS, "sleepy_agent.py")],
+                       "timeout_s": 2},
+            "broken": {"command": [py, os.path.join(SCRIPTS, "broken_agent.py")]},
+        },
+        "prices": {"fake/echo": {"input": 1.0, "output": 2.0}},
+    }
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.fixture
+def engine(make_server, fakemodel):
+    return make_server(config=engine_config(fakemodel))
+
+
+def create_agent(server, key=None, **fields):
+    fields.setdefault("name", "agent-" + str(time.time_ns()))
+    r = server.post("/agentd/v1/agents", fields, key=key)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def run(server, agent, body=None, wait=30, key=None, headers=None):
+    """Executes synchronously (Prefer: wait) and returns the response."""
+    h = server.h(key)
+    h["Prefer"] = f"wait={wait}"
+    h.update(headers or {})
+    return server.post(f"/agentd/v1/agents/{agent}/executions",
+                       body if body is not None else {"input": {"message": "hi"}},
+                       headers=h, timeout=wait + 10)
+
+
+def wait_terminal(server, exec_id, timeout=30, key=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        e = server.get(f"/agentd/v1/executions/{exec_id}", key=key).json()
+        if e["status"] in ("completed", "failed", "cancelled", "rejected"):
+            return e
+        time.sleep(0.05)
+    raise AssertionError(f"execution {exec_id} did not finish: {e}")
