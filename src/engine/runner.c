@@ -1502,7 +1502,8 @@ struct side_write {
 
 static void side_done(struct store_write *w)
 {
-	struct side_write *s = w->arg;
+	struct side_write *s = (struct side_write *)w;   /* w is its first member; w->arg is not
+							   * ours after store_write_sync */
 	if (w->rc == 0)
 		for (size_t i = 0; i < w->nops; i++)
 			if (s->ops[i].kind == STORE_OP_EVENT_INSERT)

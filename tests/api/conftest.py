@@ -188,6 +188,7 @@ def engine_config(fm, **extra):
             "broken": {"command": [py, os.path.join(SCRIPTS, "broken_agent.py")]},
         },
         "prices": {"fake/echo": {"input": 1.0, "output": 2.0}},
+        "shutdown_grace_s": 2,
     }
     cfg.update(extra)
     return cfg
