@@ -23,7 +23,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 SRC  := $(sort $(wildcard src/util/*.c src/http/*.c src/core/*.c src/store/*.c src/api/*.c \
-          src/engine/*.c src/providers/*.c src/tools/*.c))
+          src/engine/*.c src/providers/*.c src/tools/*.c src/cli/*.c))
 OBJ  := $(SRC:%.c=$(BUILD)/%.o)
 MAIN := $(BUILD)/src/main.o
 BIN  := $(BUILD)/agentd

@@ -4,6 +4,7 @@
  * data directory, and runs housekeeping and signal handling on the main thread.
  */
 #include "api/api.h"
+#include "cli/commands.h"
 #include "core/app.h"
 #include "core/agents.h"
 #include "core/auth.h"
@@ -585,6 +586,8 @@ static const char main_help[] =
 	"commands:\n"
 	"  serve     start the server (agentd serve --help)\n"
 	"  keys      create, list and revoke API keys (agentd keys --help)\n"
+	"  agents    list, get, apply and expose agents on a running server\n"
+	"  run       execute an agent on a running server (agentd run --help)\n"
 	"  migrate   apply schema migrations to a data directory\n"
 	"  version   print the version\n"
 	"\n"
@@ -611,6 +614,10 @@ int main(int argc, char **argv)
 		return cmd_keys(argc - 2, argv + 2);
 	if (strcmp(cmd, "migrate") == 0)
 		return cmd_migrate(argc - 2, argv + 2);
+	if (strcmp(cmd, "agents") == 0)
+		return cmd_agents(argc - 2, argv + 2);
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 2, argv + 2);
 	fprintf(stderr, "agentd: unknown command '%s'\n\n%s", cmd, main_help);
 	return EXIT_USAGE;
 }
