@@ -321,6 +321,7 @@ static void h_metrics(struct req *r)
 	struct buf out;
 	buf_init(&out, 1 << 22);
 	metrics_render(app->metrics, app->store, &out);
+	metrics_render_engine(app, &out);
 	http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf_cstr(&out), out.len);
 	buf_free(&out);
 }

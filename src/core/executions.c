@@ -74,9 +74,11 @@ static void submit_committed(struct store_write *w)
 	struct exec_rec *e = &c->ops[0].u.exec;
 	if (w->rc == 0) {
 		c->done(c->arg, 202, SUBMIT_CREATED, e, NULL);
-		struct engine_job *job = c->job;
-		c->job = NULL;
-		engine_enqueue(c->app->engine, job);
+		if (c->job) {
+			struct engine_job *job = c->job;
+			c->job = NULL;
+			engine_enqueue(c->app->engine, job);
+		}
 	} else if (w->rc == AGD_ECONFLICT && e->idempotency_key[0]) {
 		replay(c->app, e->workspace_id, e->agent_id, e->idempotency_key, c->fingerprint,
 		       c->done, c->arg);
@@ -235,8 +237,19 @@ void exec_submit(struct app *app, const struct submit_req *rq, char id_out[STORE
 	c->w.nops = nops;
 	c->w.done = submit_committed;
 	c->w.arg = c;
+	/* Without an idempotency key the insert cannot conflict, so the engine may start at
+	 * once: the store commits writes in submission order, so nothing the run writes can
+	 * overtake the insert. The caller is still answered only after the insert commits. */
+	int early = !e->idempotency_key[0];
+	struct engine_job *early_job = early ? c->job : NULL;
+	if (early)
+		c->job = NULL;
 	if (store_submit(app->store, &c->w) != 0) {
 		done(arg, 503, SUBMIT_CREATED, NULL, "the server is shutting down");
+		engine_job_free(early_job);
 		ctx_free(c);
+		return;
 	}
+	if (early_job)
+		engine_enqueue(app->engine, early_job);
 }

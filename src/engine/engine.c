@@ -238,6 +238,8 @@ struct store_op *flush_op(struct flush *f)
 		f->ops = n;
 		f->cap = nc;
 	}
+	if (f->nops == 0)
+		f->first_us = time_mono_us();
 	struct store_op *op = &f->ops[f->nops++];
 	memset(op, 0, sizeof(*op));
 	return op;
@@ -379,13 +381,22 @@ static void *worker_main(void *arg)
 			w->last_tick = now;
 			runner_tick(w, now);
 		}
-		w->fl = flush_commit(w->fl);
+		int timeout_ms = 50;
+		if (w->fl->nops) {
+			int64_t held = time_mono_us() - w->fl->first_us;
+			if (w->fl->urgent || held >= FLUSH_HOLD_US || w->stop)
+				w->fl = flush_commit(w->fl);
+			else
+				timeout_ms = (int)((FLUSH_HOLD_US - held + 999) / 1000);
+		} else if (w->fl->releases) {
+			w->fl = flush_commit(w->fl);
+		}
 		if (w->draining && w->nruns == 0)
 			break;
-		/* wait for I/O, a wake-up, or the next tick */
+		/* wait for I/O, a wake-up, the next tick, or the end of a hold */
 		struct curl_waitfd fds[WORKER_MAX_WAITFDS];
 		unsigned nfds = runner_waitfds(w, fds, WORKER_MAX_WAITFDS);
-		curl_multi_poll(w->multi, fds, nfds, 50, NULL);
+		curl_multi_poll(w->multi, fds, nfds, timeout_ms, NULL);
 	}
 	w->fl = flush_commit(w->fl);
 	flush_free(w->fl);

@@ -33,7 +33,12 @@ struct flush {
 	/* scheduler slots to free once this write is durable (a session's next turn must see
 	 * what this one wrote) */
 	struct engine_job *releases;
+	int urgent;                  /* holds something a client waits to see: commit now */
+	int64_t first_us;            /* when the first op was added (monotonic) */
 };
+
+/* Non-urgent state (a run starting) waits at most this long for company in one commit. */
+#define FLUSH_HOLD_US 2000
 
 struct flush *flush_new(struct app *app);
 /* Frees job's scheduler slot after f commits (consumes job). */

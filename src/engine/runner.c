@@ -154,16 +154,23 @@ static void flush_delta(struct run *r)
 {
 	if (!r->delta.len)
 		return;
+	r->w->fl->urgent = 1;   /* live text is never held back */
 	json_t *d = json_pack("{s:s%}", "text", r->delta.data, r->delta.len);
 	buf_reset(&r->delta);
 	emit_raw(r, "text.delta", json_dumps(d, JSON_COMPACT));
 	json_decref(d);
 }
 
-/* Emits an event (consumes data), after any pending text. */
+/* Emits an event (consumes data), after any pending text. A run starting (status running,
+ * step.start) may wait briefly to share a commit; anything else is committed at once. */
 static void emit(struct run *r, const char *type, json_t *data)
 {
 	flush_delta(r);
+	const char *st = json_string_value(json_object_get(data, "status"));
+	if (strcmp(type, "step.start") != 0 &&
+	    !(strcmp(type, "status") == 0 && st && strcmp(st, "running") == 0 &&
+	      !json_object_get(data, "retry")))
+		r->w->fl->urgent = 1;
 	emit_raw(r, type, json_dumps(data, JSON_COMPACT));
 	json_decref(data);
 }

@@ -5,6 +5,9 @@
 #include "http/metrics.h"
 #include "http/router.h"
 #include "store/store.h"
+#include "core/app.h"
+#include "engine/engine.h"
+#include "engine/hub.h"
 #include "util/buf.h"
 
 #include <stdatomic.h>
@@ -79,6 +82,29 @@ void metrics_observe(struct metrics *m, size_t route_index, int status, int64_t 
 void metrics_inflight(struct metrics *m, int delta)
 {
 	atomic_fetch_add_explicit(&m->inflight, delta, memory_order_relaxed);
+}
+
+void metrics_render_engine(struct app *app, struct buf *out)
+{
+	struct engine_stats es;
+	engine_stats(app->engine, &es);
+	buf_printf(out, "# HELP agentd_executions_queued Executions waiting for a worker.\n"
+			"# TYPE agentd_executions_queued gauge\n"
+			"agentd_executions_queued %llu\n"
+			"# HELP agentd_executions_running Executions in flight.\n"
+			"# TYPE agentd_executions_running gauge\n"
+			"agentd_executions_running %llu\n"
+			"# HELP agentd_executions_finished_total Executions that ended, by status.\n"
+			"# TYPE agentd_executions_finished_total counter\n"
+			"agentd_executions_finished_total{status=\"completed\"} %llu\n"
+			"agentd_executions_finished_total{status=\"failed\"} %llu\n"
+			"agentd_executions_finished_total{status=\"cancelled\"} %llu\n"
+			"# HELP agentd_stream_subscribers Open event streams and waiters.\n"
+			"# TYPE agentd_stream_subscribers gauge\n"
+			"agentd_stream_subscribers %zu\n",
+		   (unsigned long long)es.queued, (unsigned long long)es.running,
+		   (unsigned long long)es.completed, (unsigned long long)es.failed,
+		   (unsigned long long)es.cancelled, hub_count(app->hub));
 }
 
 void metrics_render(struct metrics *m, struct store *st, struct buf *out)

@@ -20,5 +20,8 @@ void metrics_destroy(struct metrics *m);
 void metrics_observe(struct metrics *m, size_t route_index, int status, int64_t dur_us);
 void metrics_inflight(struct metrics *m, int delta);
 void metrics_render(struct metrics *m, struct store *st, struct buf *out);
+/* Engine gauges and counters: queued, running, finished by status, stream subscribers. */
+struct app;
+void metrics_render_engine(struct app *app, struct buf *out);
 
 #endif

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -681,18 +682,23 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
 			listen_on = argv[++i];
 		else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-			threads = atoi(argv[++i]);
+			threads = (int)strtol(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr, "usage: fakemodel [--listen HOST:PORT] [--threads N]\n");
 			return 2;
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	char host[64];
 	int port = 0;
 	const char *colon = strrchr(listen_on, ':');
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_on), listen_on);
-	port = atoi(colon + 1);
+	port = (int)strtol(colon + 1, NULL, 10);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
