@@ -70,8 +70,8 @@ test: deps
 	@$(MAKE) --no-print-directory api
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	bash bench/run.sh $(BIN)
+	@$(MAKE) --no-print-directory all $(FAKEMODEL)
+	bash bench/run.sh $(BIN) $(FAKEMODEL)
 
 clean:
 	rm -rf build build-san

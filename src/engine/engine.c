@@ -27,7 +27,6 @@
 
 /* ---- scheduler ---- */
 
-#define SCHED_BUCKETS 1024
 
 struct count_entry {
 	struct count_entry *next;
@@ -83,19 +82,132 @@ static void session_key(const struct engine_job *j, char *out, size_t n)
 	snprintf(out, n, "%s/%s", j->e.agent_id, j->e.session_id);
 }
 
-static void sched_push(struct engine *en, struct engine_job *job)
+/* A queue of its own for the jobs of an agent with a concurrency cap, or of one session of a
+ * multi-turn agent: taking a job looks at the head of each such queue, never at the jobs
+ * waiting behind a cap. */
+struct sched_entity {
+	struct sched_entity *hnext;
+	struct sched_entity *lnext, *lprev;   /* the active list */
+	char key[STORE_ID_LEN + STORE_NAME_LEN + 2];
+	struct engine_job *head[4], *tail[4];
+	size_t nqueued;
+	int active;
+};
+
+static int job_capped(const struct engine_job *j)
 {
+	return j->max_concurrency > 0 || j->serial_session;
+}
+
+static void entity_key(const struct engine_job *j, char *out, size_t n)
+{
+	if (j->serial_session)
+		session_key(j, out, n);
+	else
+		snprintf(out, n, "%s", j->e.agent_id);
+}
+
+static struct sched_entity *entity_get(struct engine *en, const char *key, int create)
+{
+	struct sched_entity **e = &en->entities[hash_s(key) % SCHED_BUCKETS];
+	while (*e && strcmp((*e)->key, key) != 0)
+		e = &(*e)->hnext;
+	if (!*e && create) {
+		*e = calloc(1, sizeof(**e));
+		if (*e)
+			snprintf((*e)->key, sizeof((*e)->key), "%s", key);
+	}
+	return *e;
+}
+
+static void fifo_push(struct engine_job **head, struct engine_job **tail, struct engine_job *j)
+{
+	j->next = NULL;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
+static struct engine_job *fifo_pop(struct engine_job **head, struct engine_job **tail)
+{
+	struct engine_job *j = *head;
+	if (j) {
+		*head = j->next;
+		if (!*head)
+			*tail = NULL;
+		j->next = NULL;
+	}
+	return j;
+}
+
+static void entity_activate(struct engine *en, struct sched_entity *e)
+{
+	if (e->active)
+		return;
+	e->active = 1;
+	e->lprev = NULL;
+	e->lnext = en->active;
+	if (en->active)
+		en->active->lprev = e;
+	en->active = e;
+}
+
+static void entity_deactivate(struct engine *en, struct sched_entity *e)
+{
+	if (!e->active || e->nqueued)
+		return;
+	e->active = 0;
+	if (e->lprev)
+		e->lprev->lnext = e->lnext;
+	else
+		en->active = e->lnext;
+	if (e->lnext)
+		e->lnext->lprev = e->lprev;
+	e->lnext = e->lprev = NULL;
+}
+
+static int job_runnable(struct engine *en, const struct engine_job *j)
+{
+	char sk[STORE_ID_LEN + STORE_NAME_LEN + 2];
+	if (j->max_concurrency > 0 &&
+	    count_get(en->agent_running, j->e.agent_id) >= j->max_concurrency)
+		return 0;
+	if (j->serial_session) {
+		session_key(j, sk, sizeof(sk));
+		if (count_get(en->session_busy, sk) > 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Queues job; returns 1 when it could run at once (a worker should be woken). */
+static int sched_push(struct engine *en, struct engine_job *job)
+{
+	int runnable;
 	int p = job->e.priority < 0 ? 0 : job->e.priority > 3 ? 3 : job->e.priority;
+	job->e.priority = p;
 	pthread_mutex_lock(&en->smu);
 	job->order = ++en->order;
-	job->next = NULL;
-	if (en->tail[p])
-		en->tail[p]->next = job;
-	else
-		en->head[p] = job;
-	en->tail[p] = job;
+	if (job_capped(job)) {
+		char key[STORE_ID_LEN + STORE_NAME_LEN + 2];
+		entity_key(job, key, sizeof(key));
+		struct sched_entity *e = entity_get(en, key, 1);
+		if (e) {
+			fifo_push(&e->head[p], &e->tail[p], job);
+			e->nqueued++;
+			entity_activate(en, e);
+		} else {
+			fifo_push(&en->head[p], &en->tail[p], job);   /* out of memory: uncapped */
+		}
+	} else {
+		fifo_push(&en->head[p], &en->tail[p], job);
+	}
 	en->queued++;
+	runnable = en->running < (size_t)en->max_inflight && job_runnable(en, job);
 	pthread_mutex_unlock(&en->smu);
+	return runnable;
 }
 
 struct engine_job *sched_take(struct engine *en)
@@ -108,27 +220,24 @@ struct engine_job *sched_take(struct engine *en)
 		return NULL;
 	}
 	for (int p = 3; p >= 0 && !found; p--) {
-		struct engine_job **link = &en->head[p], *prev = NULL;
-		while (*link) {
-			struct engine_job *j = *link;
-			int ok = 1;
-			if (j->max_concurrency > 0 &&
-			    count_get(en->agent_running, j->e.agent_id) >= j->max_concurrency)
-				ok = 0;
-			if (ok && j->serial_session) {
-				session_key(j, sk, sizeof(sk));
-				if (count_get(en->session_busy, sk) > 0)
-					ok = 0;
+		/* the oldest runnable head: the uncapped queue's, or a capped queue's */
+		struct engine_job *best = en->head[p];
+		struct sched_entity *from = NULL;
+		for (struct sched_entity *e = en->active; e; e = e->lnext) {
+			struct engine_job *h = e->head[p];
+			if (h && (!best || h->order < best->order) && job_runnable(en, h)) {
+				best = h;
+				from = e;
 			}
-			if (ok) {
-				*link = j->next;
-				if (en->tail[p] == j)
-					en->tail[p] = prev;
-				found = j;
-				break;
-			}
-			prev = j;
-			link = &j->next;
+		}
+		if (!best)
+			continue;
+		if (from) {
+			found = fifo_pop(&from->head[p], &from->tail[p]);
+			from->nqueued--;
+			entity_deactivate(en, from);
+		} else {
+			found = fifo_pop(&en->head[p], &en->tail[p]);
 		}
 	}
 	if (found) {
@@ -154,8 +263,29 @@ void sched_release(struct engine *en, const struct engine_job *job)
 		session_key(job, sk, sizeof(sk));
 		count_add(en->session_busy, sk, -1);
 	}
+	int waiting = en->queued > 0;
 	pthread_mutex_unlock(&en->smu);
-	engine_wake_all(en);   /* a blocked job may be runnable now */
+	if (waiting)   /* a freed slot may let a waiting job run */
+		engine_wake_one(en);
+}
+
+static struct engine_job *fifo_remove(struct engine_job **head, struct engine_job **tail,
+				      const char *id)
+{
+	struct engine_job **link = head, *prev = NULL;
+	while (*link) {
+		if (strcmp((*link)->e.id, id) == 0) {
+			struct engine_job *j = *link;
+			*link = j->next;
+			if (*tail == j)
+				*tail = prev;
+			j->next = NULL;
+			return j;
+		}
+		prev = *link;
+		link = &(*link)->next;
+	}
+	return NULL;
 }
 
 /* Removes a queued job by execution id; NULL when it is not queued. */
@@ -163,21 +293,19 @@ static struct engine_job *sched_remove(struct engine *en, const char *id)
 {
 	struct engine_job *found = NULL;
 	pthread_mutex_lock(&en->smu);
-	for (int p = 0; p < 4 && !found; p++) {
-		struct engine_job **link = &en->head[p], *prev = NULL;
-		while (*link) {
-			if (strcmp((*link)->e.id, id) == 0) {
-				found = *link;
-				*link = found->next;
-				if (en->tail[p] == found)
-					en->tail[p] = prev;
-				en->queued--;
-				break;
+	for (int p = 0; p < 4 && !found; p++)
+		found = fifo_remove(&en->head[p], &en->tail[p], id);
+	for (struct sched_entity *e = en->active; e && !found; e = e->lnext) {
+		for (int p = 0; p < 4 && !found; p++) {
+			found = fifo_remove(&e->head[p], &e->tail[p], id);
+			if (found) {
+				e->nqueued--;
+				entity_deactivate(en, e);
 			}
-			prev = *link;
-			link = &(*link)->next;
 		}
 	}
+	if (found)
+		en->queued--;
 	pthread_mutex_unlock(&en->smu);
 	return found;
 }
@@ -323,6 +451,13 @@ struct flush *flush_commit(struct flush *f)
 }
 
 /* ---- workers ---- */
+
+void engine_wake_one(struct engine *en)
+{
+	unsigned i = atomic_fetch_add(&en->wake_next, 1) % (unsigned)en->nworkers;
+	if (en->workers[i].multi)
+		curl_multi_wakeup(en->workers[i].multi);
+}
 
 void engine_wake_all(struct engine *en)
 {
@@ -510,8 +645,8 @@ void engine_enqueue(struct engine *en, struct engine_job *job)
 		runner_cancel_queued(en, job);
 		return;
 	}
-	sched_push(en, job);
-	engine_wake_all(en);
+	if (sched_push(en, job))
+		engine_wake_one(en);
 }
 
 int engine_cancel(struct engine *en, const char *id)
@@ -585,6 +720,22 @@ void engine_destroy(struct engine *en)
 			struct engine_job *n = j->next;
 			engine_job_free(j);
 			j = n;
+		}
+	}
+	for (int i = 0; i < SCHED_BUCKETS; i++) {
+		struct sched_entity *se = en->entities[i];
+		while (se) {
+			struct sched_entity *n = se->hnext;
+			for (int p = 0; p < 4; p++) {
+				struct engine_job *j = se->head[p];
+				while (j) {
+					struct engine_job *jn = j->next;
+					engine_job_free(j);
+					j = jn;
+				}
+			}
+			free(se);
+			se = n;
 		}
 	}
 	for (int i = 0; i < SCHED_BUCKETS; i++) {

@@ -19,8 +19,10 @@
 #define ENGINE_CANCEL_MEMORY 256
 #define WORKER_MAX_WAITFDS 1024
 #define WORKER_MAP 4096
+#define SCHED_BUCKETS 1024
 
 struct count_entry;
+struct sched_entity;
 
 /* One store write collecting what a worker's runs produced in a loop iteration. */
 struct flush {
@@ -84,21 +86,25 @@ struct engine {
 	int nworkers;
 	struct worker *workers;
 	pthread_mutex_t smu;          /* scheduler */
-	struct engine_job *head[4], *tail[4];
+	struct engine_job *head[4], *tail[4];   /* jobs of agents without caps */
+	struct sched_entity *entities[SCHED_BUCKETS];    /* capped agents and serial sessions */
+	struct sched_entity *active;            /* entities with queued jobs */
 	size_t queued, running;
 	uint64_t order;
 	int stopping;
-	struct count_entry *agent_running[1024];
-	struct count_entry *session_busy[1024];
+	struct count_entry *agent_running[SCHED_BUCKETS];
+	struct count_entry *session_busy[SCHED_BUCKETS];
 	pthread_mutex_t cmu;          /* cancels that may arrive before their job */
 	char cancels[ENGINE_CANCEL_MEMORY][STORE_ID_LEN];
 	unsigned cancel_next;
 	_Atomic uint64_t n_completed, n_failed, n_cancelled;
+	_Atomic unsigned wake_next;
 };
 
 struct engine_job *sched_take(struct engine *en);
 void sched_release(struct engine *en, const struct engine_job *job);
 void engine_wake_all(struct engine *en);
+void engine_wake_one(struct engine *en);
 void worker_post(struct worker *w, struct worker_msg *m);
 
 /* runner.c: the agent loop, on the worker thread unless noted */
