@@ -329,11 +329,20 @@ static int cmd_serve(int argc, char **argv)
 	/* Housekeeping every second until a signal arrives. */
 	struct timespec tick = {1, 0};
 	int sig;
+	int64_t next_purge = 0;
 	for (;;) {
 		sig = sigtimedwait(&sigs, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		keyuse_flush(app.keyuse, st, 0);
+		if (time_now_ms() >= next_purge) {   /* expired idempotency records, hourly */
+			struct store_op op = {.kind = STORE_OP_IDEM_PURGE};
+			op.u.idem.expires_at = time_now_ms();
+			struct store_write w = {.ops = &op, .nops = 1};
+			if (store_write_sync(st, &w))
+				log_warn("purging idempotency records failed: %s", w.err.msg);
+			next_purge = time_now_ms() + 3600 * 1000;
+		}
 	}
 	log_info("received signal %d: draining", sig);
 	app.draining = 1;

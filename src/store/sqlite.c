@@ -139,6 +139,7 @@ enum wstmt {
 	W_STEP_PUT,
 	W_SESSION_APPEND,
 	W_IDEM_INSERT,
+	W_IDEM_PURGE,
 	W__COUNT
 };
 
@@ -199,6 +200,7 @@ static const char *const wstmt_sql[W__COUNT] = {
 			  "ON CONFLICT (workspace_id, agent_id, key) DO UPDATE SET "
 			  "fingerprint = excluded.fingerprint, execution_id = excluded.execution_id, "
 			  "expires_at = excluded.expires_at WHERE idempotency.expires_at <= ?7",
+	[W_IDEM_PURGE] = "DELETE FROM idempotency WHERE expires_at <= ?1",
 };
 
 struct reader {
@@ -1149,6 +1151,10 @@ static int apply_op(struct sqlite_store *s, const struct store_op *op, agd_errbu
 			rc = agd_fail(eb, AGD_ECONFLICT, "idempotency key '%s' is taken", r->key);
 		return rc;
 	}
+	case STORE_OP_IDEM_PURGE:
+		st = wbind(s, W_IDEM_PURGE);
+		sqlite3_bind_int64(st, 1, op->u.idem.expires_at);
+		return wstep(s, W_IDEM_PURGE, eb);
 	case STORE_OP_NOOP_ROW:
 		st = wbind(s, W_NOOP);
 		sqlite3_bind_int64(st, 1, time_now_ms());

@@ -166,6 +166,7 @@ enum store_op_kind {
 	STORE_OP_STEP_PUT,       /* insert or replace */
 	STORE_OP_SESSION_APPEND,
 	STORE_OP_IDEM_INSERT,    /* CONFLICT when the key is taken and not expired */
+	STORE_OP_IDEM_PURGE,     /* deletes idempotency records expired before u.idem.expires_at */
 };
 
 struct store_op {

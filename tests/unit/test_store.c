@@ -262,6 +262,46 @@ static void test_workspace_children(void **state)
 	store_close(st);
 }
 
+static void test_idempotency_expiry_and_purge(void **state)
+{
+	(void)state;
+	struct store *st = open_store();
+	struct store_op op = {.kind = STORE_OP_IDEM_INSERT};
+	struct idem_rec *r = &op.u.idem;
+	snprintf(r->workspace_id, sizeof(r->workspace_id), "w");
+	snprintf(r->agent_id, sizeof(r->agent_id), "a");
+	snprintf(r->key, sizeof(r->key), "k");
+	snprintf(r->fingerprint, sizeof(r->fingerprint), "f1");
+	snprintf(r->execution_id, sizeof(r->execution_id), "e1");
+	r->expires_at = time_now_ms() + 100000;
+	struct store_write w = {.ops = &op, .nops = 1};
+	assert_int_equal(store_write_sync(st, &w), 0);
+	/* taken and live: conflict */
+	snprintf(r->execution_id, sizeof(r->execution_id), "e2");
+	w = (struct store_write){.ops = &op, .nops = 1};
+	assert_int_equal(store_write_sync(st, &w), AGD_ECONFLICT);
+	/* an expired record is replaced */
+	struct store_op old = op;
+	snprintf(old.u.idem.key, sizeof(old.u.idem.key), "k2");
+	old.u.idem.expires_at = 1;
+	w = (struct store_write){.ops = &old, .nops = 1};
+	assert_int_equal(store_write_sync(st, &w), 0);
+	snprintf(old.u.idem.execution_id, sizeof(old.u.idem.execution_id), "e3");
+	old.u.idem.expires_at = time_now_ms() + 100000;
+	w = (struct store_write){.ops = &old, .nops = 1};
+	assert_int_equal(store_write_sync(st, &w), 0);
+	struct idem_rec got;
+	assert_int_equal(store_idem_get(st, "w", "a", "k2", &got), 0);
+	assert_string_equal(got.execution_id, "e3");
+	/* purge removes what expired */
+	struct store_op purge = {.kind = STORE_OP_IDEM_PURGE};
+	purge.u.idem.expires_at = time_now_ms() + 200000;
+	w = (struct store_write){.ops = &purge, .nops = 1};
+	assert_int_equal(store_write_sync(st, &w), 0);
+	assert_int_equal(store_idem_get(st, "w", "a", "k", &got), AGD_ENOTFOUND);
+	store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_failed_write_does_not_spoil_batch),
 		cmocka_unit_test(test_keys_roundtrip),
 		cmocka_unit_test(test_workspace_children),
+		cmocka_unit_test(test_idempotency_expiry_and_purge),
 	};
 	return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }
