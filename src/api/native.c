@@ -94,16 +94,6 @@ static void project_write(struct jsonw *w, const char *key, const struct project
 
 #define REPLY_MAX (8u << 20)
 
-/* Sends what w wrote, or a 500 if it hit its cap. Frees the buffer. */
-static void reply_written(struct req *r, int status, struct jsonw *w)
-{
-	if (jw_finish(w))
-		http_error(r, 500, "internal", "the response exceeded %u bytes", REPLY_MAX);
-	else
-		http_reply(r, status, "application/json", buf_cstr(w->b), w->b->len);
-	buf_free(w->b);
-}
-
 typedef void (*item_writer)(struct jsonw *w, const void *item, const void *ctx);
 
 static void write_key_item(struct jsonw *w, const void *item, const void *ctx)
@@ -138,7 +128,7 @@ static void reply_list(struct req *r, const char *name, const void *items, size_
 	jw_arr_close(&w);
 	jw_int(&w, "total_count", (int64_t)n);
 	jw_obj_close(&w);
-	reply_written(r, 200, &w);
+	http_reply_written(r, 200, &w);
 }
 
 /* Answers one object. */
@@ -150,7 +140,7 @@ static void reply_one(struct req *r, int status, item_writer fn, const void *ite
 	buf_init(&b, REPLY_MAX);
 	jw_init(&w, &b);
 	fn(&w, item, ctx);
-	reply_written(r, status, &w);
+	http_reply_written(r, status, &w);
 }
 
 /* ---- shared helpers ---- */
@@ -312,7 +302,7 @@ static void h_readyz(struct req *r)
 	jw_str(&w, "status", "ready");
 	jw_str(&w, "store", app->store->ops->name);
 	jw_obj_close(&w);
-	reply_written(r, 200, &w);
+	http_reply_written(r, 200, &w);
 }
 
 static void h_metrics(struct req *r)
@@ -336,7 +326,7 @@ static void h_me(struct req *r)
 	buf_init(&b, REPLY_MAX);
 	jw_init(&w, &b);
 	key_write(&w, NULL, &a->key, req_app(r)->cfg->rate_limit, NULL, &a->workspace);
-	reply_written(r, 200, &w);
+	http_reply_written(r, 200, &w);
 }
 
 /* ---- keys ---- */

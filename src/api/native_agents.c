@@ -126,11 +126,7 @@ static void reply_agent(struct req *r, int status, const struct agent_rec *a)
 	buf_init(&b, REPLY_MAX);
 	jw_init(&w, &b);
 	agent_write(&w, a);
-	if (jw_finish(&w))
-		http_error(r, 500, "internal", "the response is too large");
-	else
-		http_reply(r, status, "application/json", b.data, b.len);
-	buf_free(&b);
+	http_reply_written(r, status, &w);
 }
 
 static void reply_exec(struct req *r, int status, const struct exec_rec *e, int with_trace)
@@ -145,11 +141,7 @@ static void reply_exec(struct req *r, int status, const struct exec_rec *e, int 
 	jw_init(&w, &b);
 	exec_write(&w, e, steps, n, with_trace);
 	step_recs_free(steps, n);
-	if (jw_finish(&w))
-		http_error(r, 500, "internal", "the response is too large");
-	else
-		http_reply(r, status, "application/json", b.data, b.len);
-	buf_free(&b);
+	http_reply_written(r, status, &w);
 }
 
 /* ---- lookups with workspace and project rules ---- */
@@ -314,11 +306,7 @@ void h_agents_list(struct req *r)
 	jw_bool(&w, "has_more", offset + (long long)n < total);
 	jw_obj_close(&w);
 	agent_recs_free(list, n);
-	if (jw_finish(&w))
-		http_error(r, 500, "internal", "the response is too large");
-	else
-		http_reply(r, 200, "application/json", b.data, b.len);
-	buf_free(&b);
+	http_reply_written(r, 200, &w);
 }
 
 void h_agents_get(struct req *r)
@@ -459,11 +447,7 @@ void h_agents_revisions(struct req *r)
 	jw_obj_close(&w);
 	revision_recs_free(revs, n);
 	agent_rec_clear(&a);
-	if (jw_finish(&w))
-		http_error(r, 500, "internal", "the response is too large");
-	else
-		http_reply(r, 200, "application/json", b.data, b.len);
-	buf_free(&b);
+	http_reply_written(r, 200, &w);
 }
 
 void h_agents_deploy(struct req *r)
@@ -770,11 +754,7 @@ void h_executions_list(struct req *r)
 	jw_obj_close(&w);
 	exec_recs_free(list, n);
 	agent_rec_clear(&a);
-	if (jw_finish(&w))
-		http_error(r, 500, "internal", "the response is too large");
-	else
-		http_reply(r, 200, "application/json", b.data, b.len);
-	buf_free(&b);
+	http_reply_written(r, 200, &w);
 }
 
 static void cancel_reply(struct req *r)

@@ -71,6 +71,10 @@ void http_reply_json(struct req *r, int status, json_t *body);
 /* Replies with bytes (copied). */
 void http_reply(struct req *r, int status, const char *content_type, const void *data,
 		size_t len);
+/* Replies with what a JSON writer produced (500 if it hit its cap); frees the writer's
+ * buffer. */
+struct jsonw;
+void http_reply_written(struct req *r, int status, struct jsonw *w);
 /* Replies with the dialect's error body; code is a short machine name ("not_found"). */
 void http_error(struct req *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -17,6 +17,7 @@
 #include "util/buf.h"
 #include "util/ids.h"
 #include "util/json.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -308,6 +309,15 @@ void http_reply_json(struct req *r, int status, json_t *body)
 			r->status = 500;
 	}
 	finish_reply(r);
+}
+
+void http_reply_written(struct req *r, int status, struct jsonw *w)
+{
+	if (jw_finish(w))
+		http_error(r, 500, "internal", "the response exceeded its size cap");
+	else
+		http_reply(r, status, "application/json", buf_cstr(w->b), w->b->len);
+	buf_free(w->b);
 }
 
 void http_error(struct req *r, int status, const char *code, const char *fmt, ...)

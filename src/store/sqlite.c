@@ -436,38 +436,14 @@ static void row_key(sqlite3_stmt *st, struct key_rec *k)
 
 typedef void (*row_fn)(sqlite3_stmt *st, void *out);
 
-/* Runs a prepared single-row query bound to one text parameter. */
-static int get_one(struct sqlite_store *s, enum rstmt which, const char *arg, row_fn fn,
-		   void *out)
+/* Steps a prepared, bound statement into a malloc'd array of elem-sized rows. */
+static int collect(sqlite3_stmt *st, row_fn fn, size_t elem, void **out, size_t *n)
 {
-	sqlite3_stmt *st = rstmt(s, which);
-	if (!st)
-		return AGD_EIO;
-	if (arg)
-		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		fn(st, out);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? AGD_ENOTFOUND : AGD_EIO;
-}
-
-/* Runs a list query bound to one text parameter into a malloc'd array of elem-sized rows. */
-static int get_many(struct sqlite_store *s, enum rstmt which, const char *arg, row_fn fn,
-		    size_t elem, void **out, size_t *n)
-{
-	sqlite3_stmt *st = rstmt(s, which);
-	*out = NULL;
-	*n = 0;
-	if (!st)
-		return AGD_EIO;
-	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
 	size_t cap = 0, cnt = 0;
 	char *arr = NULL;
 	int rc;
+	*out = NULL;
+	*n = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -491,6 +467,44 @@ static int get_many(struct sqlite_store *s, enum rstmt which, const char *arg, r
 	*out = arr;
 	*n = cnt;
 	return 0;
+}
+
+/* Steps a prepared, bound statement for exactly one row. */
+static int collect_one(sqlite3_stmt *st, row_fn fn, void *out)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		fn(st, out);
+		sqlite3_reset(st);
+		return 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? AGD_ENOTFOUND : AGD_EIO;
+}
+
+/* Runs a prepared single-row query bound to one text parameter. */
+static int get_one(struct sqlite_store *s, enum rstmt which, const char *arg, row_fn fn,
+		   void *out)
+{
+	sqlite3_stmt *st = rstmt(s, which);
+	if (!st)
+		return AGD_EIO;
+	if (arg)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	return collect_one(st, fn, out);
+}
+
+/* Runs a list query bound to one text parameter. */
+static int get_many(struct sqlite_store *s, enum rstmt which, const char *arg, row_fn fn,
+		    size_t elem, void **out, size_t *n)
+{
+	sqlite3_stmt *st = rstmt(s, which);
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return AGD_EIO;
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	return collect(st, fn, elem, out, n);
 }
 
 static int sq_ping(struct store *st)
@@ -669,51 +683,6 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, i);
-}
-
-/* Steps a prepared, bound statement into rows (one when elem is for get_one semantics). */
-static int collect(sqlite3_stmt *st, row_fn fn, size_t elem, void **out, size_t *n)
-{
-	size_t cap = 0, cnt = 0;
-	char *arr = NULL;
-	int rc;
-	*out = NULL;
-	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			char *na = realloc(arr, cap * elem);
-			if (!na) {
-				free(arr);
-				sqlite3_reset(st);
-				return AGD_ENOMEM;
-			}
-			arr = na;
-		}
-		memset(arr + cnt * elem, 0, elem);
-		fn(st, arr + cnt * elem);
-		cnt++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		free(arr);
-		return AGD_EIO;
-	}
-	*out = arr;
-	*n = cnt;
-	return 0;
-}
-
-static int collect_one(sqlite3_stmt *st, row_fn fn, void *out)
-{
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		fn(st, out);
-		sqlite3_reset(st);
-		return 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? AGD_ENOTFOUND : AGD_EIO;
 }
 
 static int sq_agent_get(struct store *stp, const char *ws, const char *id, struct agent_rec *out)
