@@ -377,7 +377,7 @@ static int cmd_serve(int argc, char **argv)
 static const char keys_help[] =
 	"usage: agentd keys create --name NAME --scopes a,b [--kind org|personal]\n"
 	"                          [--workspace SLUG] [--project ID] [--expires RFC3339]\n"
-	"                          [--rate-limit N] [--data-dir DIR]\n"
+	"                          [--rate-limit N] [--quota N] [--data-dir DIR]\n"
 	"       agentd keys list [--workspace SLUG] [--data-dir DIR]\n"
 	"       agentd keys revoke ID [--data-dir DIR]\n"
 	"\n"
@@ -385,7 +385,8 @@ static const char keys_help[] =
 	"`create` prints the new key alone on the last line of stdout; it is shown only once.\n"
 	"Scopes: agents:read agents:execute agents:stream agents:write executions:cancel\n"
 	"        approvals:write triggers:write admin (admin grants every scope).\n"
-	"--rate-limit is in requests per minute (default: the server's, 60 unless configured).\n";
+	"--rate-limit is in requests per minute (default: the server's, 60 unless configured).\n"
+	"--quota is the number of executions the key may start (default: unlimited).\n";
 
 static int resolve_workspace(struct store *st, const char *slug, struct workspace_rec *w)
 {
@@ -398,7 +399,7 @@ static int resolve_workspace(struct store *st, const char *slug, struct workspac
 
 static int keys_create(int argc, char **argv)
 {
-	const char *dir = default_data_dir(), *ws_slug = NULL, *rl = NULL;
+	const char *dir = default_data_dir(), *ws_slug = NULL, *rl = NULL, *quota = NULL;
 	struct key_spec spec = {0};
 	struct opts o = {argc, argv, 0, "keys create"};
 	for (o.i = 0; o.i < argc; o.i++) {
@@ -410,7 +411,8 @@ static int keys_create(int argc, char **argv)
 		    !opt_take(&o, "--scopes", &spec.scopes_csv) &&
 		    !opt_take(&o, "--kind", &spec.kind) && !opt_take(&o, "--workspace", &ws_slug) &&
 		    !opt_take(&o, "--project", &spec.project_id) &&
-		    !opt_take(&o, "--expires", &spec.expires) && !opt_take(&o, "--rate-limit", &rl))
+		    !opt_take(&o, "--expires", &spec.expires) && !opt_take(&o, "--rate-limit", &rl) &&
+		    !opt_take(&o, "--quota", &quota))
 			usage_error("keys create", argv[o.i], keys_help);
 	}
 	if (!spec.name || !spec.scopes_csv) {
@@ -421,6 +423,8 @@ static int keys_create(int argc, char **argv)
 	if (rl)
 		spec.rate_limit = parse_ll("keys create", "--rate-limit", rl, 1,
 					   KEY_RATE_LIMIT_MAX);
+	if (quota)
+		spec.exec_quota = parse_ll("keys create", "--quota", quota, 0, 1LL << 50);
 	struct store *st;
 	if (open_store(dir, &st))
 		return 1;

@@ -6,6 +6,7 @@
 static const struct dialect *const dialects[] = {
 	&ops_dialect,
 	&native_dialect,
+	&fabric_dialect,
 };
 
 int api_register_all(struct router *rt, agd_errbuf *eb)

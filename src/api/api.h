@@ -9,6 +9,7 @@
 
 extern const struct dialect native_dialect;
 extern const struct dialect ops_dialect;
+extern const struct dialect fabric_dialect;
 
 /* Registers every dialect with the router. */
 int api_register_all(struct router *rt, agd_errbuf *eb);

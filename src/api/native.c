@@ -75,6 +75,11 @@ static void key_write(struct jsonw *w, const char *key, const struct key_rec *k,
 	jw_time(w, "last_used_at", k->last_used_at);
 	jw_time(w, "expires_at", k->expires_at);
 	jw_time(w, "revoked_at", k->revoked_at);
+	if (k->exec_quota)
+		jw_int(w, "execution_quota", k->exec_quota);
+	else
+		jw_null(w, "execution_quota");
+	jw_int(w, "executions_used", k->exec_used);
 	if (secret)
 		jw_str(w, "key", secret);
 	if (ws)
@@ -336,7 +341,7 @@ static void key_create_done(struct store_write *w);
 static void h_keys_create(struct req *r)
 {
 	static const char *const fields[] = {"name", "scopes", "kind", "workspace", "project_id",
-					     "expires_at", "rate_limit", NULL};
+					     "expires_at", "rate_limit", "execution_quota", NULL};
 	struct app *app = req_app(r);
 	json_t *b;
 	if (body_object(r, &b) || only_fields(r, b, fields))
@@ -381,6 +386,12 @@ static void h_keys_create(struct req *r)
 		return;
 	}
 	spec.rate_limit = rl;
+	long long quota = 0;
+	if (json_get_int(b, "execution_quota", 0, 1LL << 50, &quota, NULL, &eb)) {
+		http_error(r, 400, "invalid_field", "%s", eb.msg);
+		return;
+	}
+	spec.exec_quota = quota;
 
 	struct async_write *aw = async_new(r, 1, 201);
 	if (!aw) {

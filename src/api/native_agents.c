@@ -524,6 +524,7 @@ static void submitted(void *arg, int status, enum submit_outcome outcome,
 		const char *code = status == 400 ? "invalid_input"
 				   : status == 409 ? "idempotency_conflict"
 				   : status == 404 ? "not_found"
+				   : status == 429 ? "quota_exceeded"
 						   : "unavailable";
 		http_error(r, status, code, "%s", message ? message : "submission failed");
 		return;

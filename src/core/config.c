@@ -34,6 +34,7 @@ void config_defaults(struct config *c)
 	c->default_timeout_s = 300;
 	c->default_max_steps = 10;
 	c->max_model_response_bytes = 8u << 20;
+	c->max_upload_bytes = 20u << 20;
 	/* the two built-in providers; base URLs and keys come from the environment */
 	struct provider_conf *p = &c->providers[c->n_providers++];
 	snprintf(p->name, sizeof(p->name), "openai");
@@ -377,6 +378,9 @@ int config_load_file(struct config *c, const char *path, agd_errbuf *eb)
 		} else if (strcmp(key, "max_model_response_bytes") == 0) {
 			if (!(rc = set_int(&iv, key, v, 4096, 1LL << 30, eb)))
 				c->max_model_response_bytes = (size_t)iv;
+		} else if (strcmp(key, "max_upload_bytes") == 0) {
+			if (!(rc = set_int(&iv, key, v, 1024, 1LL << 30, eb)))
+				c->max_upload_bytes = (size_t)iv;
 		} else if (strcmp(key, "access_log") == 0) {
 			rc = set_str(c->access_log, sizeof(c->access_log), key, v, eb);
 		} else if (strcmp(key, "log_level") == 0) {

@@ -71,6 +71,7 @@ struct config {
 	int default_timeout_s;        /* per execution, unless the agent or request says */
 	int default_max_steps;
 	size_t max_model_response_bytes;
+	size_t max_upload_bytes;      /* files uploaded for executions (images) */
 	char agents_dir[512];         /* agent definitions applied at start ("" = none) */
 };
 

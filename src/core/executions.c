@@ -27,7 +27,7 @@ int exec_status_terminal(const char *s)
 
 struct submit_ctx {
 	struct store_write w;
-	struct store_op ops[3];
+	struct store_op ops[4];
 	struct app *app;
 	submit_done_fn done;
 	void *arg;
@@ -79,6 +79,8 @@ static void submit_committed(struct store_write *w)
 			c->job = NULL;
 			engine_enqueue(c->app->engine, job);
 		}
+	} else if (w->rc == AGD_EQUOTA) {
+		c->done(c->arg, 429, SUBMIT_CREATED, NULL, w->err.msg);
 	} else if (w->rc == AGD_ECONFLICT && e->idempotency_key[0]) {
 		replay(c->app, e->workspace_id, e->agent_id, e->idempotency_key, c->fingerprint,
 		       c->done, c->arg);
@@ -199,6 +201,9 @@ void exec_submit(struct app *app, const struct submit_req *rq, char id_out[STORE
 	e->input = json_dumps(rq->input, JSON_COMPACT | JSON_ENCODE_ANY);
 	e->metadata = rq->metadata ? json_dumps(rq->metadata, JSON_COMPACT | JSON_ENCODE_ANY)
 				   : NULL;
+	e->attachments = json_array_size(rq->attachments)
+				 ? json_dumps(rq->attachments, JSON_COMPACT)
+				 : NULL;
 
 	struct event_rec *ev = &c->ops[1].u.event;
 	c->ops[1].kind = STORE_OP_EVENT_INSERT;
@@ -220,11 +225,19 @@ void exec_submit(struct app *app, const struct submit_req *rq, char id_out[STORE
 		ir->expires_at = e->created_at + IDEM_TTL_MS;
 		nops = 3;
 	}
+	/* executions started through the API count against the key's quota, in the same
+	 * transaction as the insert: a spent quota inserts nothing */
+	if (e->key_id[0] && strcmp(e->source, "subagent") != 0) {
+		c->ops[nops].kind = STORE_OP_KEY_QUOTA_TAKE;
+		snprintf(c->ops[nops].u.key.id, sizeof(c->ops[nops].u.key.id), "%s", e->key_id);
+		nops++;
+	}
 
 	/* the job the engine will run once the insert is durable */
 	job->e = *e;
 	job->e.input = e->input ? strdup(e->input) : NULL;
 	job->e.metadata = e->metadata ? strdup(e->metadata) : NULL;
+	job->e.attachments = e->attachments ? strdup(e->attachments) : NULL;
 	job->e.output = job->e.error_message = NULL;
 	job->config = config_text;
 	job->max_concurrency = max_conc;

@@ -28,6 +28,7 @@ struct submit_req {
 	const char *dialect;
 	const char *key_id;
 	const char *parent_id;
+	json_t *attachments;             /* borrowed; [{file_id, mime_type, name}] or NULL */
 	/* Called with the new execution's id before it is inserted (may be NULL). */
 	void (*on_id)(void *arg, const char *id);
 	void *on_id_arg;
@@ -40,7 +41,7 @@ enum submit_outcome {
 
 /* Called once, on the store writer thread (or the caller's thread for early errors).
  * On success e is the execution (valid during the call). On error status is the HTTP status
- * (400 input, 404 revision, 409 idempotency conflict, 503 store) and message says why. */
+ * (400 input, 404 revision, 409 idempotency conflict, 429 quota, 503 store) and message says why. */
 typedef void (*submit_done_fn)(void *arg, int status, enum submit_outcome outcome,
 			       const struct exec_rec *e, const char *message);
 

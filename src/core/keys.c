@@ -104,6 +104,10 @@ int keys_prepare(struct store *st, const struct workspace_rec *ws, const struct 
 				"requests per minute (0 or absent: the server default)",
 				KEY_RATE_LIMIT_MAX);
 	out->rate_limit = spec->rate_limit;
+	if (spec->exec_quota < 0)
+		return agd_fail(eb, AGD_EINVAL, "field 'execution_quota' must be 0 (unlimited) or "
+				"more");
+	out->exec_quota = spec->exec_quota;
 	snprintf(out->name, sizeof(out->name), "%s", spec->name);
 	snprintf(out->workspace_id, sizeof(out->workspace_id), "%s", ws->id);
 	out->created_at = now_ms;

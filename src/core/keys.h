@@ -35,6 +35,7 @@ struct key_spec {
 	const char *project_id;
 	const char *expires;          /* RFC 3339 */
 	int64_t rate_limit;           /* per minute; 0 = server default */
+	int64_t exec_quota;           /* executions the key may start; 0 = unlimited */
 };
 
 /*

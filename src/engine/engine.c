@@ -334,6 +334,7 @@ struct engine_job *engine_job_load(struct app *app, const struct exec_rec *e)
 	job->e = *e;
 	job->e.input = e->input ? strdup(e->input) : NULL;
 	job->e.metadata = e->metadata ? strdup(e->metadata) : NULL;
+	job->e.attachments = e->attachments ? strdup(e->attachments) : NULL;
 	job->e.output = NULL;
 	job->e.error_message = NULL;
 	job->config = rr.config;

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/cost.h"
 #include "core/executions.h"
+#include "core/files.h"
 #include "engine/hub.h"
 #include "util/crypto.h"
 #include "util/log.h"
@@ -187,7 +188,7 @@ static void update_op(struct flush *f, const struct exec_rec *e)
 		return;
 	op->kind = STORE_OP_EXEC_UPDATE;
 	op->u.exec = *e;
-	op->u.exec.input = op->u.exec.metadata = NULL;
+	op->u.exec.input = op->u.exec.metadata = op->u.exec.attachments = NULL;
 	op->u.exec.output = flush_own(f, dup_or_null(e->output));
 	op->u.exec.error_message = flush_own(f, dup_or_null(e->error_message));
 }
@@ -1302,6 +1303,42 @@ static json_t *build_messages(struct run *r)
 	json_t *um = json_pack("{s:s, s:s}", "role", "user", "content", user ? user : "");
 	free(user);
 	json_array_append_new(msgs, um);
+	/* attached images go with the user message, base64-encoded */
+	json_t *att = r->e->attachments ? json_loads(r->e->attachments, 0, NULL) : NULL;
+	if (json_array_size(att)) {
+		json_t *images = json_array();
+		size_t i;
+		json_t *a;
+		json_array_foreach(att, i, a) {
+			const char *id = json_string_value(json_object_get(a, "file_id"));
+			const char *mime = json_string_value(json_object_get(a, "mime_type"));
+			char *data = NULL;
+			size_t len = 0;
+			if (!id || !mime ||
+			    files_read(APP(r)->cfg->data_dir, id, APP(r)->cfg->max_upload_bytes, &data,
+				       &len) != 0) {
+				free(data);
+				log_warn("execution %s: attachment %s is missing", r->e->id,
+					 id ? id : "?");
+				continue;
+			}
+			char *b64 = crypto_base64(data, len);
+			free(data);
+			if (!b64)
+				continue;
+			size_t ul = strlen(b64) + strlen(mime) + 32;
+			char *url = malloc(ul);
+			if (url)
+				snprintf(url, ul, "data:%s;base64,%s", mime, b64);
+			json_array_append_new(images, json_pack("{s:s, s:s, s:s}", "mime_type", mime,
+								"base64", b64, "data_url",
+								url ? url : ""));
+			free(url);
+			free(b64);
+		}
+		json_object_set_new(um, "images", images);
+	}
+	json_decref(att);
 	return msgs;
 }
 
@@ -1532,7 +1569,7 @@ static void end_stored(struct engine *en, const struct exec_rec *src, const char
 	s->app = en->app;
 	struct exec_rec *e = &s->ops[0].u.exec;
 	*e = *src;
-	e->input = e->metadata = NULL;
+	e->input = e->metadata = e->attachments = NULL;
 	e->output = NULL;
 	e->error_message = message ? strdup(message) : NULL;
 	snprintf(e->status, sizeof(e->status), "%s", status);
@@ -1605,7 +1642,7 @@ void runner_requeue_stored(struct engine *en, struct engine_job *job)
 	memset(ops, 0, sizeof(ops));
 	ops[0].kind = STORE_OP_EXEC_UPDATE;
 	ops[0].u.exec = *e;
-	ops[0].u.exec.input = ops[0].u.exec.metadata = NULL;
+	ops[0].u.exec.input = ops[0].u.exec.metadata = ops[0].u.exec.attachments = NULL;
 	ops[0].u.exec.output = ops[0].u.exec.error_message = NULL;
 	ops[0].u.exec.last_seq = e->last_seq + 1;
 	ops[1].kind = STORE_OP_EVENT_INSERT;

@@ -25,6 +25,7 @@ enum route_flags {
 	ROUTE_JSON = 1u << 1,       /* the body, when present, is parsed as JSON */
 	ROUTE_JSON_REQUIRED = 1u << 2, /* a JSON body is required */
 	ROUTE_MULTIPART = 1u << 3,  /* the body is multipart/form-data */
+	ROUTE_UPLOAD = 1u << 4,     /* body cap: the server's max_upload_bytes (+ 64 KiB framing) */
 };
 
 struct route {

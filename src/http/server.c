@@ -77,6 +77,7 @@ struct req {
 	int nhdrs;
 	const char *cors_origin;
 	const char *err_code;
+	size_t max_body;
 	struct http_stream *stream;   /* not owned: the response holds it */
 	size_t stream_sent;
 	route_handler wake_fn;
@@ -511,23 +512,25 @@ static int req_begin(struct req *r)
 	}
 
 	const struct route *rt = r->m.route;
+	size_t max_body = rt->flags & ROUTE_UPLOAD ? app->cfg->max_upload_bytes + 65536 : rt->max_body;
+	r->max_body = max_body;
 	const char *cl = req_header(r, "Content-Length");
 	if (cl) {
 		char *end;
 		errno = 0;
 		unsigned long long n = strtoull(cl, &end, 10);
-		if (!errno && *end == '\0' && n > rt->max_body) {
-			if (rt->max_body == 0)
+		if (!errno && *end == '\0' && n > max_body) {
+			if (max_body == 0)
 				http_error(r, 413, "body_too_large",
 					   "%s %s takes no request body", r->method, r->path);
 			else
 				http_error(r, 413, "body_too_large",
 					   "request body of %llu bytes exceeds the limit of %zu "
-					   "bytes for this endpoint", n, rt->max_body);
+					   "bytes for this endpoint", n, max_body);
 			return 1;
 		}
 	}
-	buf_init(&r->body, rt->max_body);
+	buf_init(&r->body, max_body);
 
 	if (!(rt->flags & ROUTE_PUBLIC)) {
 		const char *tok = auth_extract(req_header(r, "Authorization"),
@@ -575,7 +578,7 @@ static void req_dispatch(struct req *r)
 	if (r->body_too_big) {
 		http_error(r, 413, "body_too_large",
 			   "request body exceeds the limit of %zu bytes for this endpoint",
-			   rt->max_body);
+			   r->max_body);
 		return;
 	}
 	if (rt->flags & (ROUTE_JSON | ROUTE_JSON_REQUIRED)) {

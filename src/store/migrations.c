@@ -127,6 +127,18 @@ const struct migration sqlite_migrations[] = {
 	 " execution_id TEXT NOT NULL,"
 	 " expires_at INTEGER NOT NULL,"
 	 " PRIMARY KEY (workspace_id, agent_id, key)) WITHOUT ROWID;"},
+	{3, "files, execution attachments, execution quotas",
+	 "CREATE TABLE files ("
+	 " id TEXT PRIMARY KEY,"
+	 " workspace_id TEXT NOT NULL,"
+	 " name TEXT NOT NULL,"
+	 " mime_type TEXT NOT NULL,"
+	 " size INTEGER NOT NULL,"
+	 " sha256 TEXT NOT NULL,"
+	 " created_at INTEGER NOT NULL);"
+	 "ALTER TABLE executions ADD COLUMN attachments TEXT;"
+	 "ALTER TABLE api_keys ADD COLUMN exec_quota INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE api_keys ADD COLUMN exec_used INTEGER NOT NULL DEFAULT 0;"},
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -44,6 +44,7 @@ enum rstmt {
 	R_STEPS,
 	R_SESSION,
 	R_IDEM_GET,
+	R_FILE_GET,
 	R__COUNT
 };
 
@@ -52,7 +53,7 @@ enum rstmt {
 #define KEY_COLS                                                                          \
 	"id, kind, workspace_id, COALESCE(project_id,''), name, scopes, secret_sha256, "   \
 	"rate_limit, created_at, COALESCE(last_used_at,0), COALESCE(expires_at,0), "       \
-	"COALESCE(revoked_at,0)"
+	"COALESCE(revoked_at,0), exec_quota, exec_used"
 
 #define AGENT_COLS                                                                        \
 	"id, workspace_id, COALESCE(project_id,''), slug, status, name, description, config, " \
@@ -67,7 +68,8 @@ enum rstmt {
 	"COALESCE(idempotency_key,''), COALESCE(model,''), COALESCE(error_code,''), "         \
 	"priority, tool_started, cancel_requested, revision, tokens_in, tokens_out, steps, "  \
 	"attempt, timeout_s, last_seq, created_at, COALESCE(started_at,0), "                  \
-	"COALESCE(completed_at,0), cost_in, cost_out, input, metadata, output, error_message"
+	"COALESCE(completed_at,0), cost_in, cost_out, input, metadata, output, error_message, " \
+	"attachments"
 
 static const char *const rstmt_sql[R__COUNT] = {
 	[R_PING] = "SELECT 1",
@@ -84,7 +86,7 @@ static const char *const rstmt_sql[R__COUNT] = {
 	[R_KEY_AUTH] = "SELECT k.id, k.kind, k.workspace_id, COALESCE(k.project_id,''), k.name, "
 		       "k.scopes, k.secret_sha256, k.rate_limit, k.created_at, "
 		       "COALESCE(k.last_used_at,0), COALESCE(k.expires_at,0), "
-		       "COALESCE(k.revoked_at,0), w.id, w.slug, w.name, w.kind, "
+		       "COALESCE(k.revoked_at,0), k.exec_quota, k.exec_used, w.id, w.slug, w.name, w.kind, "
 		       "COALESCE(w.parent_id,''), w.created_at "
 		       "FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.id = ?1",
 	[R_AGENT_GET] = "SELECT " AGENT_COLS " FROM agents WHERE workspace_id = ?1 AND "
@@ -112,6 +114,8 @@ static const char *const rstmt_sql[R__COUNT] = {
 		      "agent_id = ?2 AND session_id = ?3 ORDER BY seq DESC LIMIT ?4) ORDER BY seq",
 	[R_IDEM_GET] = "SELECT workspace_id, agent_id, key, fingerprint, execution_id, expires_at "
 		       "FROM idempotency WHERE workspace_id = ?1 AND agent_id = ?2 AND key = ?3",
+	[R_FILE_GET] = "SELECT id, workspace_id, name, mime_type, sha256, size, created_at FROM files "
+		       "WHERE id = ?1",
 };
 
 enum wstmt {
@@ -140,6 +144,8 @@ enum wstmt {
 	W_SESSION_APPEND,
 	W_IDEM_INSERT,
 	W_IDEM_PURGE,
+	W_FILE_INSERT,
+	W_QUOTA_TAKE,
 	W__COUNT
 };
 
@@ -155,8 +161,8 @@ static const char *const wstmt_sql[W__COUNT] = {
 	[W_PROJECT_INSERT] = "INSERT INTO projects (id, workspace_id, name, created_at) "
 			     "VALUES (?1, ?2, ?3, ?4)",
 	[W_KEY_INSERT] = "INSERT INTO api_keys (id, kind, workspace_id, project_id, name, scopes, "
-			 "secret_sha256, rate_limit, created_at, expires_at) VALUES (?1, ?2, ?3, "
-			 "NULLIF(?4,''), ?5, ?6, ?7, ?8, ?9, NULLIF(?10,0))",
+			 "secret_sha256, rate_limit, created_at, expires_at, exec_quota) VALUES (?1, "
+			 "?2, ?3, NULLIF(?4,''), ?5, ?6, ?7, ?8, ?9, NULLIF(?10,0), ?11)",
 	[W_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) "
 			 "WHERE id = ?1 AND workspace_id = ?3",
 	[W_KEY_TOUCH] = "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at,0), ?2) "
@@ -179,9 +185,10 @@ static const char *const wstmt_sql[W__COUNT] = {
 			   "agent_id = ?1 AND revision = ?2)",
 	[W_EXEC_INSERT] = "INSERT INTO executions (id, agent_id, revision, workspace_id, project_id, "
 			  "key_id, source, dialect, status, priority, input, metadata, session_id, "
-			  "parent_id, idempotency_key, timeout_s, attempt, last_seq, created_at) VALUES "
+			  "parent_id, idempotency_key, timeout_s, attempt, last_seq, created_at, "
+			  "attachments) VALUES "
 			  "(?1, ?2, ?3, ?4, NULLIF(?5,''), NULLIF(?6,''), ?7, ?8, ?9, ?10, ?11, ?12, "
-			  "NULLIF(?13,''), NULLIF(?14,''), NULLIF(?15,''), ?16, ?17, ?18, ?19)",
+			  "NULLIF(?13,''), NULLIF(?14,''), NULLIF(?15,''), ?16, ?17, ?18, ?19, ?20)",
 	[W_EXEC_UPDATE] = "UPDATE executions SET status = ?2, output = ?3, error_code = NULLIF(?4,''), "
 			  "error_message = ?5, model = NULLIF(?6,''), tokens_in = ?7, tokens_out = ?8, "
 			  "cost_in = ?9, cost_out = ?10, steps = ?11, attempt = ?12, tool_started = ?13, "
@@ -201,6 +208,10 @@ static const char *const wstmt_sql[W__COUNT] = {
 			  "fingerprint = excluded.fingerprint, execution_id = excluded.execution_id, "
 			  "expires_at = excluded.expires_at WHERE idempotency.expires_at <= ?7",
 	[W_IDEM_PURGE] = "DELETE FROM idempotency WHERE expires_at <= ?1",
+	[W_FILE_INSERT] = "INSERT INTO files (id, workspace_id, name, mime_type, size, sha256, "
+			  "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[W_QUOTA_TAKE] = "UPDATE api_keys SET exec_used = exec_used + 1 WHERE id = ?1 AND "
+			 "(exec_quota = 0 OR exec_used < exec_quota)",
 };
 
 struct reader {
@@ -432,6 +443,8 @@ static void row_key(sqlite3_stmt *st, struct key_rec *k)
 	k->last_used_at = sqlite3_column_int64(st, 9);
 	k->expires_at = sqlite3_column_int64(st, 10);
 	k->revoked_at = sqlite3_column_int64(st, 11);
+	k->exec_quota = sqlite3_column_int64(st, 12);
+	k->exec_used = sqlite3_column_int64(st, 13);
 }
 
 typedef void (*row_fn)(sqlite3_stmt *st, void *out);
@@ -632,6 +645,7 @@ static void row_exec(sqlite3_stmt *st, void *out)
 	e->metadata = col_dup(st, 29);
 	e->output = col_dup(st, 30);
 	e->error_message = col_dup(st, 31);
+	e->attachments = col_dup(st, 32);
 }
 
 static void row_event(sqlite3_stmt *st, void *out)
@@ -850,6 +864,24 @@ static int sq_idem_get(struct store *stp, const char *ws, const char *agent, con
 	return collect_one(st, row_idem, out);
 }
 
+static void row_file(sqlite3_stmt *st, void *out)
+{
+	struct file_rec *f = out;
+	col_text(st, 0, f->id, sizeof(f->id));
+	col_text(st, 1, f->workspace_id, sizeof(f->workspace_id));
+	col_text(st, 2, f->name, sizeof(f->name));
+	col_text(st, 3, f->mime_type, sizeof(f->mime_type));
+	col_text(st, 4, f->sha256, sizeof(f->sha256));
+	f->size = sqlite3_column_int64(st, 5);
+	f->created_at = sqlite3_column_int64(st, 6);
+}
+
+static int sq_file_get(struct store *stp, const char *id, struct file_rec *out)
+{
+	memset(out, 0, sizeof(*out));
+	return get_one((struct sqlite_store *)stp, R_FILE_GET, id, row_file, out);
+}
+
 struct key_and_ws {
 	struct key_rec *k;
 	struct workspace_rec *w;
@@ -859,7 +891,7 @@ static void row_key_auth(sqlite3_stmt *st, void *out)
 {
 	struct key_and_ws *kw = out;
 	row_key(st, kw->k);
-	row_workspace_at(st, 12, kw->w);
+	row_workspace_at(st, 14, kw->w);
 }
 
 static int sq_key_auth(struct store *st, const char *id, struct key_rec *k,
@@ -935,6 +967,7 @@ static int apply_op(struct sqlite_store *s, const struct store_op *op, agd_errbu
 		sqlite3_bind_int64(st, 8, k->rate_limit);
 		sqlite3_bind_int64(st, 9, k->created_at);
 		sqlite3_bind_int64(st, 10, k->expires_at);
+		sqlite3_bind_int64(st, 11, k->exec_quota);
 		return wstep(s, W_KEY_INSERT, eb);
 	}
 	case STORE_OP_KEY_REVOKE: {
@@ -1046,6 +1079,8 @@ static int apply_op(struct sqlite_store *s, const struct store_op *op, agd_errbu
 		sqlite3_bind_int64(st, 17, e->attempt ? e->attempt : 1);
 		sqlite3_bind_int64(st, 18, e->last_seq);
 		sqlite3_bind_int64(st, 19, e->created_at);
+		if (e->attachments)
+			bind_txt(st, 20, e->attachments);
 		return wstep(s, W_EXEC_INSERT, eb);
 	}
 	case STORE_OP_EXEC_UPDATE: {
@@ -1124,6 +1159,26 @@ static int apply_op(struct sqlite_store *s, const struct store_op *op, agd_errbu
 		st = wbind(s, W_IDEM_PURGE);
 		sqlite3_bind_int64(st, 1, op->u.idem.expires_at);
 		return wstep(s, W_IDEM_PURGE, eb);
+	case STORE_OP_FILE_INSERT: {
+		const struct file_rec *f = &op->u.file;
+		st = wbind(s, W_FILE_INSERT);
+		bind_txt(st, 1, f->id);
+		bind_txt(st, 2, f->workspace_id);
+		bind_txt(st, 3, f->name);
+		bind_txt(st, 4, f->mime_type);
+		sqlite3_bind_int64(st, 5, f->size);
+		bind_txt(st, 6, f->sha256);
+		sqlite3_bind_int64(st, 7, f->created_at);
+		return wstep(s, W_FILE_INSERT, eb);
+	}
+	case STORE_OP_KEY_QUOTA_TAKE:
+		st = wbind(s, W_QUOTA_TAKE);
+		bind_txt(st, 1, op->u.key.id);
+		rc = wstep(s, W_QUOTA_TAKE, eb);
+		if (!rc && sqlite3_changes(s->wdb) == 0)
+			rc = agd_fail(eb, AGD_EQUOTA, "the execution quota of API key %s is spent",
+				      op->u.key.id);
+		return rc;
 	case STORE_OP_NOOP_ROW:
 		st = wbind(s, W_NOOP);
 		sqlite3_bind_int64(st, 1, time_now_ms());
@@ -1315,6 +1370,7 @@ static const struct store_ops sqlite_ops = {
 	.steps_list = sq_steps_list,
 	.session_history = sq_session_history,
 	.idem_get = sq_idem_get,
+	.file_get = sq_file_get,
 	.stats = sq_stats,
 };
 

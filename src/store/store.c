@@ -71,7 +71,8 @@ void exec_rec_clear(struct exec_rec *e)
 	free(e->metadata);
 	free(e->output);
 	free(e->error_message);
-	e->input = e->metadata = e->output = e->error_message = NULL;
+	free(e->attachments);
+	e->input = e->metadata = e->output = e->error_message = e->attachments = NULL;
 }
 
 void revision_rec_clear(struct revision_rec *r)

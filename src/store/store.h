@@ -46,6 +46,7 @@ struct key_rec {
 	char scopes[STORE_SCOPES_LEN]; /* comma-separated scope names */
 	char secret_sha256[65];        /* hex SHA-256 of the whole key string */
 	int64_t rate_limit;            /* requests per minute; 0 = the server default */
+	int64_t exec_quota, exec_used; /* executions this key may start; 0 = unlimited */
 	int64_t created_at, last_used_at, expires_at, revoked_at; /* 0 = never */
 };
 
@@ -87,6 +88,16 @@ struct exec_rec {
 	int64_t created_at, started_at, completed_at;
 	double cost_in, cost_out;
 	char *input, *metadata, *output, *error_message;  /* heap; exec_rec_clear frees */
+	char *attachments;             /* heap JSON array of {file_id, mime_type, name}, or NULL */
+};
+
+struct file_rec {
+	char id[STORE_ID_LEN];
+	char workspace_id[STORE_ID_LEN];
+	char name[256];
+	char mime_type[64];
+	char sha256[65];
+	int64_t size, created_at;
 };
 
 struct event_rec {
@@ -167,6 +178,8 @@ enum store_op_kind {
 	STORE_OP_SESSION_APPEND,
 	STORE_OP_IDEM_INSERT,    /* CONFLICT when the key is taken and not expired */
 	STORE_OP_IDEM_PURGE,     /* deletes idempotency records expired before u.idem.expires_at */
+	STORE_OP_FILE_INSERT,
+	STORE_OP_KEY_QUOTA_TAKE, /* counts one execution against u.key.id; EQUOTA when spent */
 };
 
 struct store_op {
@@ -181,6 +194,7 @@ struct store_op {
 		struct step_rec step;
 		struct session_msg msg;
 		struct idem_rec idem;
+		struct file_rec file;
 		struct {
 			const struct key_touch *items; /* borrowed until done */
 			size_t n;
@@ -256,6 +270,7 @@ struct store_ops {
 			       size_t *n);
 	int (*idem_get)(struct store *st, const char *ws, const char *agent_id, const char *key,
 			struct idem_rec *out);
+	int (*file_get)(struct store *st, const char *id, struct file_rec *out);
 };
 
 struct store {
@@ -324,6 +339,9 @@ static inline int store_session_history(struct store *st, const char *ws, const 
 static inline int store_idem_get(struct store *st, const char *ws, const char *agent,
 				 const char *key, struct idem_rec *o)
 { return st->ops->idem_get(st, ws, agent, key, o); }
+
+static inline int store_file_get(struct store *st, const char *id, struct file_rec *o)
+{ return st->ops->file_get(st, id, o); }
 
 /* Submits w and blocks until it is committed; returns w->rc. For the CLI and start-up. */
 int store_write_sync(struct store *st, struct store_write *w);

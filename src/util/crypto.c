@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 
 void crypto_sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
 {
@@ -47,4 +48,14 @@ int crypto_random_alnum(char *out, size_t n)
 	}
 	out[n] = '\0';
 	return 0;
+}
+
+char *crypto_base64(const void *data, size_t len)
+{
+	size_t out_len = 4 * ((len + 2) / 3) + 1;
+	char *out = malloc(out_len);
+	if (!out)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+	return out;
 }

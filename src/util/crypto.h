@@ -18,4 +18,7 @@ int crypto_random(void *p, size_t n);
 /* Writes n random characters from [a-z0-9] to out and a NUL; returns 0 or AGD_EIO. */
 int crypto_random_alnum(char *out, size_t n);
 
+/* Standard base64 of data (malloc'd, NUL-terminated), or NULL when out of memory. */
+char *crypto_base64(const void *data, size_t len);
+
 #endif

@@ -17,6 +17,7 @@ static const char *const err_names[] = {
 	[7] = "busy",
 	[8] = "shutting_down",
 	[9] = "internal",
+	[10] = "quota_exceeded",
 };
 
 const char *agd_strerror(int code)

@@ -18,6 +18,7 @@ enum agd_err {
 	AGD_EBUSY = -7,      /* resource busy, retry later */
 	AGD_ESHUTDOWN = -8,  /* the component is shutting down */
 	AGD_EINTERNAL = -9,  /* a bug or an unexpected library error */
+	AGD_EQUOTA = -10,    /* a quota is spent */
 };
 
 /* Returns a short static name for an error code ("not_found"); never NULL. */

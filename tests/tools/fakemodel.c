@@ -12,6 +12,7 @@
  *                   result is in the conversation, answer "tool said: <result>"
  *   tools=A,B       ask for tools A and B at once (parallel tool calls), then summarise
  *   history         answer with the number of user messages and all of them joined by '|'
+ *   images          answer "images: N <types>": the images in the last user message
  *   delay=MS        wait MS milliseconds before answering
  *   usage=IN,OUT    report these token counts (default: 100 and the number of words)
  *   429 | 429once   answer 429 with Retry-After: 1 (always, or the first time only)
@@ -265,6 +266,41 @@ static void make_plan(json_t *req, int anthropic, struct plan *p)
 				}
 			}
 			snprintf(p->reply, sizeof(p->reply), "%d: %s", n, all);
+		} else if (strcmp(d, "images") == 0) {
+			json_t *last = NULL;
+			size_t i;
+			json_t *m;
+			json_array_foreach(msgs, i, m) {
+				const char *role = json_string_value(json_object_get(m, "role"));
+				if (role && strcmp(role, "user") == 0)
+					last = m;
+			}
+			int n = 0;
+			char types[512] = "";
+			size_t off = 0;
+			json_t *b;
+			json_array_foreach(json_object_get(last, "content"), i, b) {
+				const char *t = json_string_value(json_object_get(b, "type"));
+				const char *mt = NULL;
+				if (t && strcmp(t, "image_url") == 0) {   /* OpenAI: a data URL */
+					const char *url = json_string_value(json_object_get(
+						json_object_get(b, "image_url"), "url"));
+					if (url && strncmp(url, "data:", 5) == 0)
+						mt = url + 5;
+				} else if (t && strcmp(t, "image") == 0) {   /* Anthropic: base64 source */
+					mt = json_string_value(json_object_get(
+						json_object_get(b, "source"), "media_type"));
+				}
+				if (mt) {
+					n++;
+					const char *semi = strchr(mt, ';');
+					off += (size_t)snprintf(types + off, sizeof(types) - off, " %.*s",
+								(int)(semi ? semi - mt : (long)strlen(mt)), mt);
+					if (off >= sizeof(types))
+						off = sizeof(types) - 1;
+				}
+			}
+			snprintf(p->reply, sizeof(p->reply), "images: %d%s", n, types);
 		} else if (strncmp(d, "tool=", 5) == 0 || strncmp(d, "tools=", 6) == 0) {
 			if (after_tool) {
 				snprintf(p->reply, sizeof(p->reply), "tool said: %s", tool_content);
