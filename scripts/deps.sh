@@ -12,6 +12,11 @@ pkgs=(
   wrk curl
 )
 
+# Node.js runs the JavaScript client examples; any installed node (>= 18) will do
+if ! command -v node >/dev/null 2>&1; then
+  pkgs+=(nodejs)
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
