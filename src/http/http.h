@@ -41,7 +41,7 @@ struct http_server;
 int http_server_start(const struct http_server_opts *o, struct http_server **out,
 		      agd_errbuf *eb);
 int http_server_port(const struct http_server *s);
-/* Stops accepting new connections (in-flight requests go on). */
+/* Starts draining: new requests are answered 503 (in-flight requests go on). */
 void http_server_quiesce(struct http_server *s);
 /* Requests started and not yet completed (suspended ones included). */
 int http_server_inflight(const struct http_server *s);

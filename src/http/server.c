@@ -831,13 +831,10 @@ int http_server_port(const struct http_server *s)
 
 void http_server_quiesce(struct http_server *s)
 {
+	/* From now on every new request is answered 503 with Connection: close (see on_access).
+	 * The listen socket itself closes in http_server_stop: MHD_quiesce_daemon is not used,
+	 * because with a thread pool in epoll mode it races its own workers and can abort. */
 	atomic_store(&s->draining, 1);
-	if (s->listen_fd >= 0) {
-		MHD_socket fd = MHD_quiesce_daemon(s->d);
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
-		s->listen_fd = -1;
-	}
 }
 
 int http_server_inflight(const struct http_server *s)
@@ -849,8 +846,6 @@ void http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->d);
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
+	MHD_stop_daemon(s->d);   /* closes the listen socket too (it was never quiesced) */
 	free(s);
 }
