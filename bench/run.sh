@@ -102,6 +102,11 @@ t0=$(date +%s.%N)
 BENCH_LIMIT=5000 BENCH_PATH=/agentd/v1/agents/slow/executions wrk -t2 -c200 -d3s \
     -s bench/exec_async.lua "$url" >"$work/inflight"
 submitted=$(awk '/^accepted:/ {print $2}' "$work/inflight")
+while [ "$submitted" -lt 10000 ]; do   # wrk may stop a request short of its limit
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" \
+         "$url/agentd/v1/agents/slow/executions" -d '{"input":{"message":"hello world"}}')
+  [ "$code" = 202 ] && submitted=$((submitted + 1))
+done
 peak_running=0; finished=0
 for _ in $(seq 1 600); do
   running=$(metric agentd_executions_running); finished=$(metric 'agentd_executions_finished_total{status="completed"}')
