@@ -73,7 +73,32 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(FAKEMODEL)
 	bash bench/run.sh $(BIN) $(FAKEMODEL)
 
+# Fuzz targets (libFuzzer + ASan/UBSan with clang); each runs FUZZ_SECONDS on its corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_LIB_SRC := $(filter-out src/main.c,$(SRC))
+
+build-fuzz/libagentd.a: $(FUZZ_LIB_SRC)
+	@mkdir -p build-fuzz/obj
+	cd build-fuzz/obj && for f in $(FUZZ_LIB_SRC); do \
+	  $(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -pthread -I$(CURDIR)/src $(PKG_CFLAGS) \
+	    -fsanitize=fuzzer-no-link,address,undefined -c $(CURDIR)/$$f -o $$(echo $$f | tr / _).o || exit 1; \
+	done
+	ar rcs $@ build-fuzz/obj/*.o
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libagentd.a
+	$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -pthread -Isrc $(PKG_CFLAGS) \
+	  -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libagentd.a $(PKG_LIBS) $(LDLIBS)
+
+fuzz: deps $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do n=$${t#build-fuzz/fuzz_}; mkdir -p build-fuzz/corpus-$$n; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -3; \
+	done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(OBJ:.o=.d) $(MAIN:.o=.d)
