@@ -87,6 +87,7 @@ static void exec_write(struct jsonw *w, const struct exec_rec *e, const struct s
 	jw_str(w, "source", e->source);
 	jw_str_or_null(w, "idempotency_key", e->idempotency_key);
 	raw_or_null(w, "metadata", e->metadata);
+	raw_or_null(w, "attachments", e->attachments);
 	jw_str_or_null(w, "model", e->model);
 	jw_obj_open(w, "usage");
 	jw_int(w, "tokens_in", e->tokens_in);
