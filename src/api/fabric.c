@@ -42,19 +42,12 @@ static const char *fabric_status(const char *s)
 	return "FAILED";
 }
 
-static int key_sees(const struct auth *a, const char *ws, const char *project)
-{
-	if (strcmp(ws, a->workspace.id) != 0)
-		return 0;
-	return !a->key.project_id[0] || strcmp(a->key.project_id, project) == 0;
-}
-
 /* An agent this key may use through Fabric: its workspace, active, exposed. */
 static int find_exposed(struct req *r, const char *ref, struct agent_rec *a)
 {
 	const struct auth *au = req_auth(r);
 	if (store_agent_get(req_app(r)->store, au->workspace.id, ref, a) == 0) {
-		if (key_sees(au, a->workspace_id, a->project_id) && a->exposed &&
+		if (auth_sees(au, a->workspace_id, a->project_id) && a->exposed &&
 		    strcmp(a->status, "active") == 0)
 			return 0;
 		agent_rec_clear(a);
@@ -68,7 +61,7 @@ static int find_exposed(struct req *r, const char *ref, struct agent_rec *a)
 static int find_exec(struct req *r, const char *id, struct exec_rec *e)
 {
 	if (store_exec_get(req_app(r)->store, id, e) == 0) {
-		if (key_sees(req_auth(r), e->workspace_id, e->project_id))
+		if (auth_sees(req_auth(r), e->workspace_id, e->project_id))
 			return 0;
 		exec_rec_clear(e);
 	}
@@ -114,7 +107,7 @@ static void h_list(struct req *r)
 	jw_init(&w, &b);
 	jw_arr_open(&w, NULL);
 	for (size_t i = 0; i < n; i++) {
-		if (!key_sees(au, list[i].workspace_id, list[i].project_id))
+		if (!auth_sees(au, list[i].workspace_id, list[i].project_id))
 			continue;
 		json_t *c = json_loads(list[i].config ? list[i].config : "{}", 0, NULL);
 		jw_obj_open(&w, NULL);

@@ -147,18 +147,11 @@ static void reply_exec(struct req *r, int status, const struct exec_rec *e, int 
 
 /* ---- lookups with workspace and project rules ---- */
 
-static int key_sees(const struct auth *a, const char *ws, const char *project)
-{
-	if (strcmp(ws, a->workspace.id) != 0)
-		return 0;
-	return !a->key.project_id[0] || strcmp(a->key.project_id, project) == 0;
-}
-
 static int find_agent(struct req *r, const char *ref, struct agent_rec *a)
 {
 	const struct auth *au = req_auth(r);
 	int rc = store_agent_get(req_app(r)->store, au->workspace.id, ref, a);
-	if (rc == 0 && key_sees(au, a->workspace_id, a->project_id))
+	if (rc == 0 && auth_sees(au, a->workspace_id, a->project_id))
 		return 0;
 	if (rc == 0)
 		agent_rec_clear(a);
@@ -174,7 +167,7 @@ static int find_exec(struct req *r, const char *id, struct exec_rec *e)
 {
 	const struct auth *au = req_auth(r);
 	int rc = store_exec_get(req_app(r)->store, id, e);
-	if (rc == 0 && key_sees(au, e->workspace_id, e->project_id))
+	if (rc == 0 && auth_sees(au, e->workspace_id, e->project_id))
 		return 0;
 	if (rc == 0)
 		exec_rec_clear(e);
@@ -298,7 +291,7 @@ void h_agents_list(struct req *r)
 	jw_obj_open(&w, NULL);
 	jw_arr_open(&w, "agents");
 	for (size_t i = 0; i < n; i++)
-		if (key_sees(req_auth(r), list[i].workspace_id, list[i].project_id))
+		if (auth_sees(req_auth(r), list[i].workspace_id, list[i].project_id))
 			agent_write(&w, &list[i]);
 	jw_arr_close(&w);
 	jw_int(&w, "total_count", total);
@@ -746,7 +739,7 @@ void h_executions_list(struct req *r)
 	jw_obj_open(&w, NULL);
 	jw_arr_open(&w, "executions");
 	for (size_t i = 0; i < n; i++)
-		if (key_sees(req_auth(r), list[i].workspace_id, list[i].project_id))
+		if (auth_sees(req_auth(r), list[i].workspace_id, list[i].project_id))
 			exec_write(&w, &list[i], NULL, 0, 0);
 	jw_arr_close(&w);
 	if (n == (size_t)limit)

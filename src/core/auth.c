@@ -23,6 +23,13 @@ static const char *const auth_messages[] = {
 	[AUTH_STORE_ERROR] = "key store unavailable",
 };
 
+int auth_sees(const struct auth *a, const char *ws, const char *project)
+{
+	if (strcmp(ws, a->workspace.id) != 0)
+		return 0;
+	return !a->key.project_id[0] || strcmp(a->key.project_id, project ? project : "") == 0;
+}
+
 const char *auth_result_message(enum auth_result r)
 {
 	return auth_messages[r];

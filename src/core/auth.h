@@ -26,6 +26,10 @@ struct auth {
 	struct workspace_rec workspace;
 };
 
+/* 1 when the key may see a resource of workspace ws and project (its own workspace, and its
+ * project when the key is restricted to one). */
+int auth_sees(const struct auth *a, const char *ws, const char *project);
+
 /* A human message for a failed result ("API key has been revoked"). */
 const char *auth_result_message(enum auth_result r);
 

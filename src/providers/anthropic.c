@@ -127,18 +127,8 @@ static int an_build(const struct provider_request *rq, struct buf *url,
 		}
 		json_object_set_new(b, "tools", tools);
 	}
-	*body = json_dumps(b, JSON_COMPACT);
-	json_decref(b);
-	if (!*body)
-		return agd_fail(eb, AGD_ENOMEM, "cannot serialise the model request");
-	*headers = curl_slist_append(*headers, "Content-Type: application/json");
-	*headers = curl_slist_append(*headers, "anthropic-version: 2023-06-01");
-	if (rq->conf->api_key[0]) {
-		char h[600];
-		snprintf(h, sizeof(h), "x-api-key: %s", rq->conf->api_key);
-		*headers = curl_slist_append(*headers, h);
-	}
-	return 0;
+	return provider_finish_request(b, "x-api-key: %s", rq->conf->api_key,
+				       "anthropic-version: 2023-06-01", headers, body, eb);
 }
 
 static struct an_state *state(struct provider_parser *p)

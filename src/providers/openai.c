@@ -86,18 +86,9 @@ static int oa_build(const struct provider_request *rq, struct buf *url,
 		}
 		json_object_set_new(b, "tools", tools);
 	}
-	*body = json_dumps(b, JSON_COMPACT);
-	json_decref(b);
-	if (!*body)
-		return agd_fail(eb, AGD_ENOMEM, "cannot serialise the model request");
-	*headers = curl_slist_append(*headers, "Content-Type: application/json");
-	*headers = curl_slist_append(*headers, "Accept: text/event-stream, application/json");
-	if (rq->conf->api_key[0]) {
-		char h[600];
-		snprintf(h, sizeof(h), "Authorization: Bearer %s", rq->conf->api_key);
-		*headers = curl_slist_append(*headers, h);
-	}
-	return 0;
+	return provider_finish_request(b, "Authorization: Bearer %s", rq->conf->api_key,
+				       "Accept: text/event-stream, application/json", headers, body,
+				       eb);
 }
 
 static void take_usage(struct provider_parser *p, json_t *usage)

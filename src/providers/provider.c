@@ -111,3 +111,22 @@ int provider_parser_finish(struct provider_parser *p, agd_errbuf *eb)
 				p->error[0] ? p->error : "unexpected shape");
 	return 0;
 }
+
+int provider_finish_request(json_t *body, const char *auth_fmt, const char *key,
+			    const char *extra_header, struct curl_slist **headers, char **out,
+			    agd_errbuf *eb)
+{
+	*out = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!*out)
+		return agd_fail(eb, AGD_ENOMEM, "cannot serialise the model request");
+	*headers = curl_slist_append(*headers, "Content-Type: application/json");
+	if (extra_header)
+		*headers = curl_slist_append(*headers, extra_header);
+	if (key && key[0]) {
+		char h[600];
+		snprintf(h, sizeof(h), auth_fmt, key);
+		*headers = curl_slist_append(*headers, h);
+	}
+	return 0;
+}

@@ -84,6 +84,11 @@ int provider_parser_feed(struct provider_parser *p, const char *data, size_t n,
 int provider_parser_finish(struct provider_parser *p, agd_errbuf *eb);
 
 /* Shared helpers for implementations. */
+/* Serialises body (consumes it) and adds the JSON content type, extra_header (may be NULL)
+ * and the key header (auth_fmt with the key, e.g. "x-api-key: %s"; skipped without a key). */
+int provider_finish_request(json_t *body, const char *auth_fmt, const char *key,
+			    const char *extra_header, struct curl_slist **headers, char **out,
+			    agd_errbuf *eb);
 void provider_emit_text(struct provider_parser *p, const char *s, size_t n);
 /* The tool call at index i, created if needed. */
 json_t *provider_tool_call(struct provider_parser *p, size_t i);
