@@ -137,10 +137,15 @@ def test_request_id_generated_and_echoed(server):
 def test_access_log_lines(server):
     server.get("/agentd/v1/me", headers={"X-Request-Id": "trace-me-1",
                                          "Authorization": f"Bearer {server.admin_key}"})
-    time.sleep(0.2)
-    with open(server.access_log) as f:
-        lines = [json.loads(l) for l in f if l.strip()]
-    line = [l for l in lines if l.get("request_id") == "trace-me-1"][0]
+    deadline = time.time() + 5     # written when the server has finished the request
+    while True:
+        with open(server.access_log) as f:
+            lines = [json.loads(l) for l in f if l.strip()]
+        found = [l for l in lines if l.get("request_id") == "trace-me-1"]
+        if found or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    line = found[0]
     assert line["method"] == "GET" and line["path"] == "/agentd/v1/me"
     assert line["status"] == 200 and line["bytes"] > 0
     assert "duration_ms" in line and line["key_id"] == server.admin_key[4:12]
