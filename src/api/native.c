@@ -482,6 +482,79 @@ static void h_keys_get(struct req *r)
 	reply_one(r, 200, write_key_item, &k, &req_app(r)->cfg->rate_limit);
 }
 
+/* PATCH /keys/{id}: name, scopes, rate_limit, execution_quota, expires_at (null clears). */
+static void h_keys_update(struct req *r)
+{
+	static const char *const fields[] = {"name", "scopes", "rate_limit", "execution_quota",
+					     "expires_at", NULL};
+	json_t *b;
+	struct key_rec k;
+	if (body_object(r, &b) || only_fields(r, b, fields) || visible_key(r, req_param(r, "id"), &k))
+		return;
+	agd_errbuf eb;
+	const char *name;
+	if (get_str_field(r, b, "name", &name))
+		return;
+	if (name) {
+		if (!name[0] || strlen(name) >= sizeof(k.name)) {
+			http_error(r, 400, "invalid_field", "field 'name' must be 1-%zu characters",
+				   sizeof(k.name) - 1);
+			return;
+		}
+		snprintf(k.name, sizeof(k.name), "%s", name);
+	}
+	json_t *sc = json_object_get(b, "scopes");
+	if (sc) {
+		uint32_t mask = 0;
+		size_t i;
+		json_t *v;
+		int ok = json_is_array(sc) && json_array_size(sc) > 0;
+		json_array_foreach(sc, i, v) {
+			uint32_t bit = json_is_string(v) ? scope_from_name(json_string_value(v),
+									  json_string_length(v))
+							  : 0;
+			ok &= bit != 0;
+			mask |= bit;
+		}
+		if (!ok) {
+			http_error(r, 400, "invalid_field", "field 'scopes' must be a non-empty array "
+				   "of known scope names");
+			return;
+		}
+		scopes_format(mask, k.scopes, sizeof(k.scopes));
+	}
+	long long rl = k.rate_limit, quota = k.exec_quota;
+	if (json_get_int(b, "rate_limit", 0, KEY_RATE_LIMIT_MAX, &rl, NULL, &eb) ||
+	    json_get_int(b, "execution_quota", 0, 1LL << 50, &quota, NULL, &eb)) {
+		http_error(r, 400, "invalid_field", "%s", eb.msg);
+		return;
+	}
+	k.rate_limit = rl;
+	k.exec_quota = quota;
+	json_t *ex = json_object_get(b, "expires_at");
+	if (json_is_null(ex)) {
+		k.expires_at = 0;
+	} else if (ex) {
+		if (!json_is_string(ex) || time_parse_rfc3339(json_string_value(ex), &k.expires_at) ||
+		    k.expires_at <= time_now_ms()) {
+			http_error(r, 400, "invalid_field", "field 'expires_at' must be a future RFC "
+				   "3339 date-time, or null for no expiry");
+			return;
+		}
+	}
+	struct async_write *aw = async_new(r, 1, 200);
+	if (!aw) {
+		http_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	aw->ops[0].kind = STORE_OP_KEY_UPDATE;
+	aw->ops[0].u.key = k;
+	struct jsonw jw;
+	jw_init(&jw, &aw->reply);
+	key_write(&jw, NULL, &k, req_app(r)->cfg->rate_limit, NULL, NULL);
+	async_submit(r, aw);
+}
+
 static void h_keys_revoke(struct req *r)
 {
 	struct key_rec k;
@@ -657,6 +730,7 @@ static const struct route native_routes[] = {
 	{"GET", "/keys", h_keys_list, SCOPE_ADMIN, 0, 0},
 	{"POST", "/keys", h_keys_create, SCOPE_ADMIN, KB(16), ROUTE_JSON_REQUIRED},
 	{"GET", "/keys/{id}", h_keys_get, SCOPE_ADMIN, 0, 0},
+	{"PATCH", "/keys/{id}", h_keys_update, SCOPE_ADMIN, KB(16), ROUTE_JSON_REQUIRED},
 	{"DELETE", "/keys/{id}", h_keys_revoke, SCOPE_ADMIN, KB(4), ROUTE_JSON},
 	{"GET", "/workspaces", h_workspaces_list, SCOPE_ADMIN, 0, 0},
 	{"POST", "/workspaces", h_workspaces_create, SCOPE_ADMIN, KB(16), ROUTE_JSON_REQUIRED},

@@ -146,6 +146,7 @@ enum wstmt {
 	W_IDEM_PURGE,
 	W_FILE_INSERT,
 	W_QUOTA_TAKE,
+	W_KEY_UPDATE,
 	W__COUNT
 };
 
@@ -212,6 +213,8 @@ static const char *const wstmt_sql[W__COUNT] = {
 			  "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[W_QUOTA_TAKE] = "UPDATE api_keys SET exec_used = exec_used + 1 WHERE id = ?1 AND "
 			 "(exec_quota = 0 OR exec_used < exec_quota)",
+	[W_KEY_UPDATE] = "UPDATE api_keys SET name = ?2, scopes = ?3, rate_limit = ?4, exec_quota = ?5, "
+			 "expires_at = NULLIF(?6,0) WHERE id = ?1 AND workspace_id = ?7",
 };
 
 struct reader {
@@ -1170,6 +1173,21 @@ static int apply_op(struct sqlite_store *s, const struct store_op *op, agd_errbu
 		bind_txt(st, 6, f->sha256);
 		sqlite3_bind_int64(st, 7, f->created_at);
 		return wstep(s, W_FILE_INSERT, eb);
+	}
+	case STORE_OP_KEY_UPDATE: {
+		const struct key_rec *k = &op->u.key;
+		st = wbind(s, W_KEY_UPDATE);
+		bind_txt(st, 1, k->id);
+		bind_txt(st, 2, k->name);
+		bind_txt(st, 3, k->scopes);
+		sqlite3_bind_int64(st, 4, k->rate_limit);
+		sqlite3_bind_int64(st, 5, k->exec_quota);
+		sqlite3_bind_int64(st, 6, k->expires_at);
+		bind_txt(st, 7, k->workspace_id);
+		rc = wstep(s, W_KEY_UPDATE, eb);
+		if (!rc && sqlite3_changes(s->wdb) == 0)
+			rc = agd_fail(eb, AGD_ENOTFOUND, "no key %s in this workspace", k->id);
+		return rc;
 	}
 	case STORE_OP_KEY_QUOTA_TAKE:
 		st = wbind(s, W_QUOTA_TAKE);

@@ -180,6 +180,7 @@ enum store_op_kind {
 	STORE_OP_IDEM_PURGE,     /* deletes idempotency records expired before u.idem.expires_at */
 	STORE_OP_FILE_INSERT,
 	STORE_OP_KEY_QUOTA_TAKE, /* counts one execution against u.key.id; EQUOTA when spent */
+	STORE_OP_KEY_UPDATE,     /* name, scopes, rate_limit, exec_quota, expires_at of u.key */
 };
 
 struct store_op {

@@ -210,3 +210,33 @@ def test_secret_is_stored_hashed(server):
             pass
     assert k["key"].encode() not in data
     assert k["key"][13:].encode() not in data
+
+
+def test_update_key(server):
+    k = server.create_key(name="ci", scopes=["agents:read"], rate_limit=2, execution_quota=1)
+    import requests as rq
+
+    def patch(body, key=None):
+        return rq.patch(server.url + f"/agentd/v1/keys/{k['id']}", json=body,
+                        headers=server.h(key), timeout=10)
+    r = patch({"name": "ci-2", "scopes": ["agents:read", "agents:execute"], "rate_limit": 500,
+               "execution_quota": 0, "expires_at": "2099-01-01T00:00:00Z"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["name"] == "ci-2" and body["scopes"] == ["agents:read", "agents:execute"]
+    assert body["rate_limit"] == 500 and body["execution_quota"] is None
+    assert body["expires_at"].startswith("2099-01-01") and "key" not in body
+    me = server.get("/agentd/v1/me", key=k["key"])      # takes effect at once
+    assert me.headers["X-RateLimit-Limit"] == "500" and me.json()["name"] == "ci-2"
+    assert patch({"expires_at": None}).json()["expires_at"] is None
+    assert patch({"rate_limit": 0}).json()["rate_limit_is_default"] is True
+    for bad, word in [({"scopes": []}, "scopes"), ({"scopes": ["nope"]}, "scopes"),
+                      ({"rate_limit": -1}, "rate_limit"), ({"expires_at": "2001-01-01T00:00:00Z"},
+                                                          "expires_at"),
+                      ({"name": ""}, "name"), ({"kind": "personal"}, "kind")]:
+        r = patch(bad)
+        assert r.status_code == 400 and word in r.json()["detail"], (bad, r.text)
+    # another workspace's admin cannot change it
+    server.post("/agentd/v1/workspaces", {"slug": "elsewhere"})
+    other = server.create_key(workspace="elsewhere", scopes=["admin"])["key"]
+    assert patch({"name": "x"}, key=other).status_code == 404
