@@ -74,7 +74,11 @@ void exec_wait(struct req *r, const char *id, int64_t wait_ms, route_handler the
 	w->then = then;
 	w->deadline = time_now_ms() + wait_ms;
 	http_suspend(r);
-	hub_subscribe(req_app(r)->hub, id, &waiter_ops, w);
+	if (!hub_subscribe(req_app(r)->hub, id, &waiter_ops, w)) {
+		free(w);                 /* cannot wait: answer with the state as it is now */
+		http_wake(r, then);
+		return;
+	}
 	/* the execution may have ended before the subscription: the store says */
 	struct exec_rec e;
 	if (store_exec_get(req_app(r)->store, id, &e) == 0) {
