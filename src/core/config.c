@@ -42,6 +42,7 @@ void config_defaults(struct config *c)
 	snprintf(p->base_url, sizeof(p->base_url), "https://api.openai.com/v1");
 	p->stream = 1;
 	p->timeout_s = 600;
+	p->idle_timeout_s = 120;
 	p->max_retries = 3;
 	p = &c->providers[c->n_providers++];
 	snprintf(p->name, sizeof(p->name), "anthropic");
@@ -49,6 +50,7 @@ void config_defaults(struct config *c)
 	snprintf(p->base_url, sizeof(p->base_url), "https://api.anthropic.com");
 	p->stream = 1;
 	p->timeout_s = 600;
+	p->idle_timeout_s = 120;
 	p->max_retries = 3;
 }
 
@@ -111,6 +113,7 @@ static int load_providers(struct config *c, json_t *v, agd_errbuf *eb)
 			snprintf(p->kind, sizeof(p->kind), "openai");
 			p->stream = 1;
 			p->timeout_s = 600;
+			p->idle_timeout_s = 120;
 			p->max_retries = 3;
 		}
 		if (!json_is_object(pv))
@@ -136,6 +139,9 @@ static int load_providers(struct config *c, json_t *v, agd_errbuf *eb)
 			} else if (strcmp(k, "timeout_s") == 0 && json_is_integer(x) &&
 				   json_integer_value(x) > 0 && json_integer_value(x) <= 86400) {
 				p->timeout_s = (int)json_integer_value(x);
+			} else if (strcmp(k, "idle_timeout_s") == 0 && json_is_integer(x) &&
+				   json_integer_value(x) > 0 && json_integer_value(x) <= 86400) {
+				p->idle_timeout_s = (int)json_integer_value(x);
 			} else if (strcmp(k, "max_retries") == 0 && json_is_integer(x) &&
 				   json_integer_value(x) >= 0 && json_integer_value(x) <= 10) {
 				p->max_retries = (int)json_integer_value(x);
@@ -143,7 +149,7 @@ static int load_providers(struct config *c, json_t *v, agd_errbuf *eb)
 				return agd_fail(eb, AGD_EINVAL, "providers.%s.%s: unknown key or bad "
 						"value (kind: openai|anthropic, base_url, api_key, "
 						"api_key_env, stream: bool, timeout_s: 1-86400, "
-						"max_retries: 0-10)", name, k);
+						"idle_timeout_s: 1-86400, max_retries: 0-10)", name, k);
 			}
 		}
 	}

@@ -26,6 +26,7 @@ struct provider_conf {
 	char api_key[512];
 	int stream;                   /* 1: stream responses (default); 0: one JSON response */
 	int timeout_s;                /* whole-request timeout for one model call */
+	int idle_timeout_s;           /* no byte from the server for this long aborts the call */
 	int max_retries;              /* on 429, 5xx, timeouts */
 };
 

@@ -570,6 +570,9 @@ static void call_model(struct run *r)
 	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, time_left(r, r->pconf->timeout_s * 1000L));
+	/* a server that goes silent (no byte for idle_timeout_s) is given up on */
+	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, (long)r->pconf->idle_timeout_s);
 	if (r->parser_live)
 		provider_parser_free(&r->parser);
 	struct provider_sink sink = {r, on_text};

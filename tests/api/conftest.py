@@ -179,6 +179,8 @@ def engine_config(fm, **extra):
             "fakean": {"kind": "anthropic", "base_url": fm.url},
             "fakeplain": {"kind": "openai", "base_url": fm.url + "/v1", "stream": False},
             "down": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1", "max_retries": 1},
+            "idle": {"kind": "openai", "base_url": fm.url + "/v1", "idle_timeout_s": 1,
+                     "max_retries": 1},
         },
         "custom_agents": {
             "stream": {"command": [py, os.path.join(SCRIPTS, "stream_agent.py")]},

@@ -216,6 +216,15 @@ def test_hang_hits_the_deadline(engine):
     assert e["status"] == "failed" and e["error"]["code"] == "timeout"
 
 
+def test_idle_model_server_is_given_up(engine):
+    a = create_agent(engine, model="idle/hang")
+    t0 = time.time()
+    e = run(engine, a["id"], wait=30).json()
+    assert e["status"] == "failed" and e["error"]["code"] == "timeout", e
+    assert "after 1 retries" in e["error"]["message"]
+    assert time.time() - t0 < 25          # curl judges silence over a few seconds per call
+
+
 @pytest.mark.parametrize("provider", ["fake", "fakean", "fakeplain"])
 def test_tools_round_trip(engine, fakemodel, provider):
     helper = create_agent(engine, model="fake/echo", name=f"helper-{provider}")
