@@ -507,6 +507,11 @@ static void exec_reply_after_wait(struct req *r)
 	exec_rec_clear(&e);
 }
 
+static void reply_accepted(struct req *r)
+{
+	reply_exec(r, 202, req_ctx(r), 0);
+}
+
 static void submitted(void *arg, int status, enum submit_outcome outcome,
 		      const struct exec_rec *e, const char *message)
 {
@@ -540,7 +545,20 @@ static void submitted(void *arg, int status, enum submit_outcome outcome,
 		return;
 	}
 	http_header(r, "Location", loc);
-	reply_exec(r, 202, e, 0);
+	/* the body is built on the http thread the reply resumes on, not on the store writer */
+	struct arena *ar = req_arena(r);
+	struct exec_rec *copy = arena_alloc(ar, sizeof(*copy));
+	if (!copy) {
+		http_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	*copy = *e;
+	copy->input = e->input ? arena_strdup(ar, e->input) : NULL;
+	copy->metadata = e->metadata ? arena_strdup(ar, e->metadata) : NULL;
+	copy->attachments = e->attachments ? arena_strdup(ar, e->attachments) : NULL;
+	copy->output = copy->error_message = NULL;
+	req_set_ctx(r, copy);
+	http_wake(r, reply_accepted);
 }
 
 /* Prefer: wait=N (seconds, at most 300); 0 when absent. */

@@ -670,7 +670,7 @@ static void model_done(struct run *r, CURLcode rc)
 	}
 	if (status == 429 || status >= 500) {
 		char pm[512], why[700];
-		r->pops->error_message(buf_cstr(&x->resp), x->resp.len, pm, sizeof(pm));
+		provider_error_message(buf_cstr(&x->resp), x->resp.len, pm, sizeof(pm));
 		snprintf(why, sizeof(why), "model server answered %ld: %s", status, pm);
 		transfer_free(r->w, r->mx);
 		r->mx = NULL;
@@ -679,7 +679,7 @@ static void model_done(struct run *r, CURLcode rc)
 	}
 	if (status < 200 || status >= 300) {
 		char pm[512];
-		r->pops->error_message(buf_cstr(&x->resp), x->resp.len, pm, sizeof(pm));
+		provider_error_message(buf_cstr(&x->resp), x->resp.len, pm, sizeof(pm));
 		fail(r, "provider_error", "model server answered %ld: %s", status, pm);
 		return;
 	}

@@ -268,21 +268,9 @@ static int an_body(struct provider_parser *p, json_t *b)
 	return 0;
 }
 
-static void an_error_message(const char *body, size_t len, char *out, size_t n)
-{
-	json_t *b = json_loadb(body, len, 0, NULL);
-	const char *m = json_string_value(json_object_get(json_object_get(b, "error"), "message"));
-	if (m)
-		snprintf(out, n, "%s", m);
-	else
-		snprintf(out, n, "%.*s", (int)(len > 300 ? 300 : len), body ? body : "");
-	json_decref(b);
-}
-
 const struct provider_ops provider_anthropic = {
 	.kind = "anthropic",
 	.build = an_build,
 	.on_event = an_event,
 	.on_body = an_body,
-	.error_message = an_error_message,
 };

@@ -130,3 +130,18 @@ int provider_finish_request(json_t *body, const char *auth_fmt, const char *key,
 	}
 	return 0;
 }
+
+void provider_error_message(const char *body, size_t len, char *out, size_t n)
+{
+	json_t *b = json_loadb(body ? body : "", len, 0, NULL);
+	const char *m = json_string_value(json_object_get(json_object_get(b, "error"), "message"));
+	if (!m)
+		m = json_string_value(json_object_get(b, "error"));
+	if (!m)
+		m = json_string_value(json_object_get(b, "message"));
+	if (m)
+		snprintf(out, n, "%s", m);
+	else
+		snprintf(out, n, "%.*s", (int)(len > 300 ? 300 : len), body ? body : "");
+	json_decref(b);
+}

@@ -64,9 +64,11 @@ struct provider_ops {
 			size_t len);
 	/* A whole (non-streamed) JSON response. */
 	int (*on_body)(struct provider_parser *p, json_t *body);
-	/* The provider's error message from an error response body, into out. */
-	void (*error_message)(const char *body, size_t len, char *out, size_t n);
 };
+
+/* The provider's message from an error response body ({"error": {"message"}}, {"error": "..."}
+ * or {"message"}; else the body's start), into out. */
+void provider_error_message(const char *body, size_t len, char *out, size_t n);
 
 extern const struct provider_ops provider_openai;
 extern const struct provider_ops provider_anthropic;

@@ -226,3 +226,20 @@ def wait_terminal(server, exec_id, timeout=30, key=None):
             return e
         time.sleep(0.05)
     raise AssertionError(f"execution {exec_id} did not finish: {e}")
+
+
+def parse_sse(text):
+    """Splits a text/event-stream body into [{"id", "event", "data"}] (comments skipped)."""
+    events = []
+    for block in text.split("\n\n"):
+        ev = {}
+        for line in block.split("\n"):
+            if line.startswith("id: "):
+                ev["id"] = int(line[4:])
+            elif line.startswith("event: "):
+                ev["event"] = line[7:]
+            elif line.startswith("data: "):
+                ev["data"] = json.loads(line[6:])
+        if ev:
+            events.append(ev)
+    return events

@@ -9,7 +9,7 @@ import zlib
 import pytest
 import requests
 
-from conftest import create_agent
+from conftest import create_agent, parse_sse as parse
 
 BASE = "/api/v1/external"
 
@@ -229,22 +229,6 @@ def test_stream_true_and_stream_endpoint_resume(engine, fab):
     rest = parse(fab.get(f"/executions/{exec_id}/stream",
                          headers=fab.h(**{"Last-Event-ID": str(k)})).text)
     assert [e["id"] for e in rest] == [e["id"] for e in full if e["id"] > k]
-
-
-def parse(text):
-    out = []
-    for block in text.strip().split("\n\n"):
-        ev = {}
-        for line in block.split("\n"):
-            if line.startswith("id: "):
-                ev["id"] = int(line[4:])
-            elif line.startswith("event: "):
-                ev["event"] = line[7:]
-            elif line.startswith("data: "):
-                ev["data"] = json.loads(line[6:])
-        if "event" in ev:
-            out.append(ev)
-    return out
 
 
 def upload(fab, data, name="screenshot.png", ctype="image/png"):

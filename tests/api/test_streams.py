@@ -5,23 +5,7 @@ import time
 
 import requests
 
-from conftest import create_agent, wait_terminal
-
-
-def parse_sse(text):
-    events = []
-    for block in text.split("\n\n"):
-        ev = {}
-        for line in block.split("\n"):
-            if line.startswith("id: "):
-                ev["id"] = int(line[4:])
-            elif line.startswith("event: "):
-                ev["event"] = line[7:]
-            elif line.startswith("data: "):
-                ev["data"] = json.loads(line[6:])
-        if ev:
-            events.append(ev)
-    return events
+from conftest import create_agent, parse_sse, wait_terminal
 
 
 def test_live_stream_to_done(engine):
